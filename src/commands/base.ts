@@ -1,0 +1,50 @@
+// Shared behaviour of every mesh command: --json, and typed errors shown with their fix and exit code.
+import {Command, Errors, Flags} from '@oclif/core'
+
+import {ConnectionError, ExternalCommandError, InventoryError, UserError} from '../core/errors.js'
+
+type Known = UserError | ExternalCommandError | ConnectionError
+
+function isKnown(err: unknown): err is Known {
+  return err instanceof UserError || err instanceof ExternalCommandError || err instanceof ConnectionError
+}
+
+export const inventoryFlag = Flags.string({
+  char: 'i',
+  description: 'inventory file (YAML)',
+  default: 'inventory/example.yaml',
+})
+
+export const stateFlag = Flags.string({
+  description: 'state directory (keys, addresses); default: .mesh/<inventory name>/ beside the inventory',
+})
+
+export abstract class MeshCommand extends Command {
+  static override enableJsonFlag = true
+
+  protected override toErrorJson(err: unknown): unknown {
+    if (isKnown(err)) {
+      return {
+        error: {
+          kind: err.name,
+          message: err.message,
+          fix: 'fix' in err ? err.fix : undefined,
+          issues: err instanceof InventoryError ? err.issues : undefined,
+        },
+      }
+    }
+    return super.toErrorJson(err)
+  }
+
+  protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
+    if (!isKnown(err)) return super.catch(err)
+    process.exitCode = err.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson(this.toErrorJson(err))
+      return
+    }
+    const fix = 'fix' in err && err.fix ? `\nFix: ${err.fix}` : ''
+    this.logToStderr(`Error: ${err.message}${fix}`)
+    throw new Errors.ExitError(err.exitCode)
+  }
+}

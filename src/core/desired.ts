@@ -1,0 +1,47 @@
+// The desired state of each host: the files we own on it and the /etc/hosts block. Pure.
+import {Mesh, MeshHost} from './model.js'
+import {PeerSecrets, renderHostsBlock, renderWgConfig} from './render.js'
+
+export interface DesiredFile {
+  /** Absolute path on the host. */
+  path: string
+  content: string
+  mode: number
+  /** Holds a secret: never show its content in a diff or log. */
+  secret: boolean
+}
+
+export interface HostDesired {
+  host: MeshHost
+  /** /etc/wireguard/<if>.conf */
+  wgConfig: DesiredFile
+  /** The marked block spliced into /etc/hosts. */
+  hostsBlock: string
+  /** Further files owned by beam-mesh on this host (firewall, BEAM artifacts). */
+  extraFiles: DesiredFile[]
+}
+
+export interface DesiredOptions {
+  privateKeys: Map<string, string>
+  /** host -> (peer -> preshared key) */
+  presharedKeys?: Map<string, Map<string, string>>
+  /** Extra per-host files, e.g. from the BEAM artifacts renderer. */
+  extraFiles?: (host: MeshHost) => DesiredFile[]
+}
+
+export const wgConfigPath = (iface: string) => `/etc/wireguard/${iface}.conf`
+
+export function desiredState(mesh: Mesh, opts: DesiredOptions): HostDesired[] {
+  const hostsBlock = renderHostsBlock(mesh)
+  return mesh.hosts.map((host) => {
+    const privateKey = opts.privateKeys.get(host.name)
+    if (!privateKey) throw new Error(`no private key for ${host.name}`)
+    const secrets: PeerSecrets = {presharedKeys: opts.presharedKeys?.get(host.name)}
+    return {
+      host,
+      wgConfig: {path: wgConfigPath(mesh.interface), content: renderWgConfig(mesh, host, privateKey, secrets), mode: 0o600, secret: true},
+      hostsBlock,
+      extraFiles: opts.extraFiles?.(host) ?? [],
+    }
+  })
+}

@@ -1,0 +1,278 @@
+// The inventory: YAML in, a validated typed model out. Pure: the caller reads the file.
+import ipaddr from 'ipaddr.js'
+import {parseDocument} from 'yaml'
+import {z} from 'zod'
+
+import {FieldIssue, InventoryError} from './errors.js'
+
+/** A single DNS label: what `hostname -s` prints and what Erlang's -sname accepts. */
+const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$/
+const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/
+const IFACE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/
+const ERL_NODE_BASENAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/
+/** Characters that mean something to a shell. No field ever needs them, so they are refused everywhere. */
+const SHELL_META = /[;&|$`<>(){}!*?\\'"\s#~^%=,]|[\u0000-\u001f\u007f]/
+
+export const MAX_HOSTS = 5000
+
+const isIp = (s: string) => ipaddr.isValid(s) && (ipaddr.IPv4.isValidFourPartDecimal(s) || s.includes(':'))
+const safePath = z.string().min(1).max(4096).regex(/^[A-Za-z0-9_./@+-]+$/, 'must be a plain path (letters, digits, _ . / @ + -)')
+
+const cidr = (family: 'ipv4' | 'ipv6') =>
+  z.string().refine(
+    (s) => {
+      try {
+        const [addr] = ipaddr.parseCIDR(s)
+        return addr.kind() === family && (family === 'ipv6' || ipaddr.IPv4.isValidFourPartDecimal(s.split('/')[0]))
+      } catch {
+        return false
+      }
+    },
+    {message: `must be an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} CIDR like ${family === 'ipv4' ? '10.77.0.0/24' : 'fd77:77::/64'}`},
+  )
+
+const HostSchema = z
+  .object({
+    name: z.string().regex(HOST_LABEL, 'must be a short hostname: letters, digits and inner hyphens, at most 60 characters, no dots'),
+    endpoint: z
+      .string()
+      .refine((s) => isIp(s) || DNS_NAME.test(s), 'must be a public IPv4/IPv6 address or a DNS name'),
+    ssh: z.string().optional(),
+    address: z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), 'must be an IPv4 address inside network.ipv4').optional(),
+    address6: z
+      .string()
+      .refine((s) => ipaddr.IPv6.isValid(s), 'must be an IPv6 address inside network.ipv6')
+      .optional(),
+    listenPort: z.number().int().min(1).max(65535).optional(),
+  })
+  .strict()
+
+const NetworkSchema = z
+  .object({
+    interface: z.string().regex(IFACE_NAME, 'must be an interface name of at most 15 characters, e.g. wg0').default('wg0'),
+    ipv4: cidr('ipv4').optional(),
+    ipv6: cidr('ipv6').optional(),
+    listenPort: z.number().int().min(1).max(65535).default(51820),
+    mtu: z.number().int().min(1280).max(9000).optional(),
+    persistentKeepalive: z.number().int().min(0).max(65535).optional(),
+    presharedKeys: z.boolean().default(false),
+  })
+  .strict()
+
+const BeamSchema = z
+  .object({
+    nodeBasename: z.string().regex(ERL_NODE_BASENAME, 'must start with a letter and hold only letters, digits and _').default('app'),
+    naming: z.enum(['sname', 'name']).default('sname'),
+    epmd: z.boolean().default(true),
+    distPortMin: z.number().int().min(1024).max(65535).default(9100),
+    distPortMax: z.number().int().min(1024).max(65535).default(9105),
+    firewall: z.boolean().default(false),
+  })
+  .strict()
+
+const SshSchema = z
+  .object({
+    user: z.string().regex(USER_NAME, 'must be a Unix user name').optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    identityFile: safePath.optional(),
+    knownHostsFile: safePath.optional(),
+    configFile: safePath.optional(),
+    connectTimeoutSeconds: z.number().int().min(1).max(600).default(15),
+  })
+  .strict()
+
+export const InventorySchema = z
+  .object({
+    network: NetworkSchema,
+    beam: BeamSchema.default(BeamSchema.parse({})),
+    ssh: SshSchema.default(SshSchema.parse({})),
+    hosts: z.array(HostSchema).min(1).max(MAX_HOSTS),
+  })
+  .strict()
+
+export type Inventory = z.infer<typeof InventorySchema>
+export type InventoryHost = Inventory['hosts'][number]
+
+/** How each field is fixed, by the last key of its path. */
+const FIXES: Record<string, string> = {
+  name: 'use the host\'s short hostname exactly as `hostname` prints it, e.g. Host-A',
+  endpoint: 'give the public IP address (or DNS name) that peers reach this host on, e.g. 203.0.113.10',
+  ssh: 'write the SSH target as user@host[:port], e.g. root@203.0.113.10:22',
+  address: 'pin an unused IPv4 address inside network.ipv4, or remove the field to allocate one',
+  address6: 'pin an unused IPv6 address inside network.ipv6, or remove the field to allocate one',
+  ipv4: 'use a private IPv4 CIDR such as 10.77.0.0/24',
+  ipv6: 'use a unique-local IPv6 CIDR such as fd77:77::/64',
+  interface: 'use a short interface name such as wg0',
+  hosts: 'list at least one host under hosts:',
+}
+
+function fixFor(path: (string | number)[], message: string): string {
+  const last = [...path].reverse().find((p) => typeof p === 'string') as string | undefined
+  if (message.startsWith('Unrecognized key')) return 'remove the key or fix its spelling (see the inventory reference in the README)'
+  return (last && FIXES[last]) ?? 'correct the value as described (see the inventory reference in the README)'
+}
+
+const fmtPath = (path: readonly PropertyKey[]) =>
+  path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(top level)'
+
+/** Names the host in a path like hosts[1].endpoint, so the message says which host. */
+function describePath(path: readonly PropertyKey[], raw: unknown): string {
+  const base = fmtPath(path)
+  if (path[0] === 'hosts' && typeof path[1] === 'number') {
+    const host = (raw as {hosts?: {name?: unknown}[]})?.hosts?.[path[1]]
+    if (host && typeof host.name === 'string' && HOST_LABEL.test(host.name)) return `${base} (host ${host.name})`
+  }
+  return base
+}
+
+function walkStrings(value: unknown, path: (string | number)[], out: {path: (string | number)[]; value: string}[]) {
+  if (typeof value === 'string') out.push({path, value})
+  else if (Array.isArray(value)) value.forEach((v, i) => walkStrings(v, [...path, i], out))
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) walkStrings(v, [...path, k], out)
+}
+
+/** Parse and validate inventory YAML. Throws InventoryError listing every problem found. */
+export function parseInventory(text: string, file: string): Inventory {
+  const doc = parseDocument(text, {uniqueKeys: true, prettyErrors: true})
+  if (doc.errors.length > 0) {
+    throw new InventoryError(
+      file,
+      doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(yaml)',
+        message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+        fix: 'fix the YAML syntax at that position (indentation, colons, quotes)',
+      })),
+    )
+  }
+  const raw: unknown = doc.toJS({maxAliasCount: 100})
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InventoryError(file, [
+      {path: '(top level)', message: 'the inventory must be a mapping with network: and hosts:', fix: 'start from inventory/example.yaml'},
+    ])
+  }
+
+  const issues: FieldIssue[] = []
+  const strings: {path: (string | number)[]; value: string}[] = []
+  walkStrings(raw, [], strings)
+  for (const s of strings) {
+    const bad = SHELL_META.exec(s.value)
+    if (bad) {
+      issues.push({
+        path: describePath(s.path, raw),
+        message: `contains a character that is not allowed (${JSON.stringify(bad[0])})`,
+        fix: 'remove shell metacharacters, spaces and quotes: values end up in configs and commands on the hosts',
+      })
+    }
+  }
+  if (issues.length) throw new InventoryError(file, issues)
+
+  const result = InventorySchema.safeParse(raw)
+  if (!result.success) {
+    throw new InventoryError(
+      file,
+      result.error.issues.map((i) => ({
+        path: describePath(i.path, raw),
+        message: i.message,
+        fix: fixFor(i.path as (string | number)[], i.message),
+      })),
+    )
+  }
+  const inv = result.data
+  const semantic = checkSemantics(inv)
+  if (semantic.length) throw new InventoryError(file, semantic)
+  return inv
+}
+
+/** Cross-field rules zod cannot express per field. */
+function checkSemantics(inv: Inventory): FieldIssue[] {
+  const issues: FieldIssue[] = []
+  const {network, beam} = inv
+  if (!network.ipv4 && !network.ipv6) {
+    issues.push({path: 'network', message: 'neither ipv4 nor ipv6 is set', fix: 'set network.ipv4 (e.g. 10.77.0.0/24) and/or network.ipv6'})
+  }
+  if (beam.distPortMin > beam.distPortMax) {
+    issues.push({path: 'beam.distPortMin', message: `is above beam.distPortMax (${beam.distPortMax})`, fix: 'make distPortMin <= distPortMax'})
+  }
+  if (beam.distPortMin <= 4369 && 4369 <= beam.distPortMax) {
+    issues.push({path: 'beam.distPortMin', message: 'the distribution port range includes EPMD\'s 4369', fix: 'move the range, e.g. 9100-9105'})
+  }
+  if (!beam.epmd && beam.distPortMin !== beam.distPortMax) {
+    issues.push({
+      path: 'beam.epmd',
+      message: 'without EPMD every node must listen on one fixed port, but distPortMin != distPortMax',
+      fix: 'set distPortMin and distPortMax to the same port, or set beam.epmd: true',
+    })
+  }
+  if (beam.naming === 'name' && !network.ipv4) {
+    issues.push({path: 'beam.naming', message: '"name" names nodes by their WireGuard IPv4 address, but network.ipv4 is not set', fix: 'set network.ipv4 or use naming: sname'})
+  }
+
+  const seenName = new Map<string, number>()
+  const seenEndpoint = new Map<string, number>()
+  inv.hosts.forEach((h, i) => {
+    const key = h.name.toLowerCase()
+    if (seenName.has(key)) {
+      issues.push({
+        path: `hosts[${i}].name (host ${h.name})`,
+        message: `duplicates hosts[${seenName.get(key)}].name (names are compared case-insensitively, as /etc/hosts does)`,
+        fix: 'give every host a unique hostname',
+      })
+    } else seenName.set(key, i)
+    const ep = canonicalIp(h.endpoint) ?? h.endpoint.toLowerCase()
+    const epKey = `${ep}:${h.listenPort ?? network.listenPort}`
+    if (seenEndpoint.has(epKey)) {
+      issues.push({
+        path: `hosts[${i}].endpoint (host ${h.name})`,
+        message: `duplicates the endpoint and port of hosts[${seenEndpoint.get(epKey)}]`,
+        fix: 'every host needs its own public address (or its own listenPort)',
+      })
+    } else seenEndpoint.set(epKey, i)
+    if (h.address && !network.ipv4) {
+      issues.push({path: `hosts[${i}].address (host ${h.name})`, message: 'is set but network.ipv4 is not', fix: 'set network.ipv4 or remove the address'})
+    }
+    if (h.address6 && !network.ipv6) {
+      issues.push({path: `hosts[${i}].address6 (host ${h.name})`, message: 'is set but network.ipv6 is not', fix: 'set network.ipv6 or remove address6'})
+    }
+    if (h.ssh !== undefined && parseSshTarget(h.ssh) === null) {
+      issues.push({path: `hosts[${i}].ssh (host ${h.name})`, message: `"${h.ssh}" is not a valid SSH target`, fix: FIXES.ssh})
+    }
+    if (h.endpoint.toLowerCase().split('.')[0] === key && !isIp(h.endpoint)) {
+      issues.push({
+        path: `hosts[${i}].endpoint (host ${h.name})`,
+        message: 'is the host\'s own hostname, which maps to its WireGuard address inside the mesh',
+        fix: 'use the public IP address, or a DNS name different from the hostname',
+      })
+    }
+  })
+  return issues
+}
+
+export function canonicalIp(s: string): string | null {
+  if (!isIp(s)) return null
+  return ipaddr.parse(s).toString()
+}
+
+export interface SshTarget {
+  user?: string
+  host: string
+  port?: number
+}
+
+/** user@host[:port], user@[v6]:port, host. Returns null when malformed. */
+export function parseSshTarget(s: string): SshTarget | null {
+  const m = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*))(?::(\d{1,5}))?$/.exec(s)
+  if (!m) {
+    // A bare IPv6 address without port and without brackets.
+    const bare = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?([0-9A-Fa-f:]+)$/.exec(s)
+    if (bare && ipaddr.IPv6.isValid(bare[2])) return {user: bare[1], host: bare[2]}
+    return null
+  }
+  const host = m[2] ?? m[3]
+  if (m[2] && !ipaddr.IPv6.isValid(m[2])) return null
+  if (!m[2] && !(isIp(host) || DNS_NAME.test(host))) return null
+  const port = m[4] ? Number(m[4]) : undefined
+  if (port !== undefined && (port < 1 || port > 65535)) return null
+  return {user: m[1], host, port}
+}

@@ -1,0 +1,42 @@
+// The transport: the few verbs everything remote is built on (sshkit style). Implementations: ssh2
+// (ssh.ts) and an in-memory fake for tests. Commands are argv arrays; quoting happens in one place.
+import type {Duplex} from 'node:stream'
+
+export interface RunOptions {
+  /** Bytes for the command's stdin: the only way secrets travel. */
+  stdin?: string | Buffer
+  /** Run as root: prefixed with `sudo -n` when the SSH user is not root. */
+  sudo?: boolean
+  timeoutMs?: number
+}
+
+export interface RunResult {
+  /** Exit status, or null when the command died from a signal. */
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+export interface Transport {
+  /** For messages: the inventory host name. */
+  readonly name: string
+  /** Run argv on the host and capture its output. Never throws for a non-zero exit. */
+  run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>
+  /** A TCP connection opened *from* the host to host:port (ssh direct-tcpip). */
+  openTcp(host: string, port: number): Promise<Duplex>
+  close(): Promise<void>
+}
+
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/
+
+/** POSIX shell quoting for one word. The only place argv becomes a command string. */
+export function shellQuote(word: string): string {
+  if (word === '') return "''"
+  if (SAFE_WORD.test(word)) return word
+  return `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+export function commandLine(argv: readonly string[]): string {
+  if (argv.length === 0) throw new Error('empty command')
+  return argv.map(shellQuote).join(' ')
+}

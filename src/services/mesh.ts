@@ -1,0 +1,135 @@
+// Shared by init, apply and doctor: inventory + local state -> mesh model, private keys and notes.
+// Validates everything before it writes anything; creates keys only for hosts that have none.
+import {readFileSync, statSync} from 'node:fs'
+import {resolve} from 'node:path'
+
+import {AddressRequest, allocate, checkAllocation} from '../core/addressing.js'
+import {InventoryError, UserError} from '../core/errors.js'
+import {Inventory, parseInventory} from '../core/inventory.js'
+import {HostAssignment, Mesh, buildMesh, sshTargetOf} from '../core/model.js'
+import {generatePrivateKey, isWgKey, publicKeyOf} from '../core/wgkeys.js'
+import {ArchivedHost, HostState, MeshState, StateStore, defaultStateDir} from '../state/store.js'
+
+/** Inventories are small; a huge file is a mistake (or hostile), so refuse it before parsing. */
+export const MAX_INVENTORY_BYTES = 4 * 1024 * 1024
+
+export interface LoadedMesh {
+  inventoryFile: string
+  inventory: Inventory
+  store: StateStore
+  mesh: Mesh
+  /** host name -> private key (base64). Never log these. */
+  privateKeys: Map<string, string>
+  notes: string[]
+  createdKeys: string[]
+  archivedNow: string[]
+  stateChanged: boolean
+}
+
+export function readInventory(inventoryFile: string): Inventory {
+  const file = resolve(inventoryFile)
+  let size: number
+  try {
+    size = statSync(file).size
+  } catch {
+    throw new UserError(`inventory file ${inventoryFile} does not exist`, 'pass an inventory with -i, e.g. -i inventory/example.yaml')
+  }
+  if (size > MAX_INVENTORY_BYTES) {
+    throw new InventoryError(inventoryFile, [
+      {path: '(file)', message: `is ${size} bytes; inventories are limited to ${MAX_INVENTORY_BYTES}`, fix: 'split or trim the file'},
+    ])
+  }
+  const bytes = readFileSync(file)
+  const text = bytes.toString('utf8')
+  if (Buffer.from(text, 'utf8').compare(bytes) !== 0) {
+    throw new InventoryError(inventoryFile, [{path: '(file)', message: 'is not valid UTF-8', fix: 'save the file as UTF-8 text'}])
+  }
+  return parseInventory(text, inventoryFile)
+}
+
+function allocateFamily(inv: Inventory, state: MeshState, family: 'ipv4' | 'ipv6', file: string) {
+  const cidr = inv.network[family]
+  if (!cidr) return null
+  const field = family === 'ipv4' ? 'address' : 'address6'
+  const requests: AddressRequest[] = inv.hosts.map((h) => ({
+    name: h.name,
+    pinned: h[field],
+    previous: state.hosts[h.name]?.[family],
+  }))
+  const issues = checkAllocation(cidr, family, requests, field)
+  if (issues.length) throw new InventoryError(file, issues)
+  return allocate(cidr, family, requests, state.archived.map((a) => a[family]).filter(Boolean) as string[])
+}
+
+export interface LoadOptions {
+  inventoryFile: string
+  stateDir?: string
+  /** false: compute everything, write nothing (keys missing -> error). */
+  persist?: boolean
+}
+
+export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions): LoadedMesh {
+  const inventory = readInventory(inventoryFile)
+  const store = new StateStore(stateDir ?? defaultStateDir(inventoryFile))
+  const state = store.load()
+  const notes: string[] = []
+
+  const v4 = allocateFamily(inventory, state, 'ipv4', inventoryFile)
+  const v6 = allocateFamily(inventory, state, 'ipv6', inventoryFile)
+  for (const m of [...(v4?.moved ?? []), ...(v6?.moved ?? [])]) notes.push(`${m.name}: address moves ${m.from} -> ${m.to} (${m.why})`)
+
+  // Every existing key is read and checked before anything is created, so bad modes stop us early.
+  store.checkModes()
+  const privateKeys = new Map<string, string>()
+  const missing: string[] = []
+  for (const h of inventory.hosts) {
+    const key = store.readSecret(store.keyFile(h.name))
+    if (key === null) missing.push(h.name)
+    else if (!isWgKey(key)) throw new UserError(`${store.keyFile(h.name)} does not hold a WireGuard private key`, 'restore the file from a backup, or delete it to give the host a new key (peers must then be re-applied)')
+    else privateKeys.set(h.name, key)
+  }
+  if (!persist && missing.length) {
+    throw new UserError(`no key yet for ${missing.join(', ')}`, 'run `mesh init` first')
+  }
+  const createdKeys: string[] = []
+  for (const name of missing) {
+    const {value, created} = store.secret(store.keyFile(name), generatePrivateKey)
+    privateKeys.set(name, value)
+    if (created) createdKeys.push(name)
+  }
+
+  const assignments = new Map<string, HostAssignment>()
+  const hosts: Record<string, HostState> = {}
+  for (const h of inventory.hosts) {
+    const publicKey = publicKeyOf(privateKeys.get(h.name)!)
+    const prev = state.hosts[h.name]
+    if (prev && prev.publicKey !== publicKey) notes.push(`${h.name}: key file changed outside mesh (public key differs from state.json); peers will get the new key`)
+    const entry = {ipv4: v4?.assigned.get(h.name), ipv6: v6?.assigned.get(h.name), publicKey}
+    hosts[h.name] = {...entry, endpoint: h.endpoint, ssh: sshTargetOf(h, inventory)}
+    assignments.set(h.name, entry)
+  }
+
+  const names = new Set(inventory.hosts.map((h) => h.name))
+  const archivedNow: string[] = []
+  const archived: ArchivedHost[] = state.archived.filter((a) => !names.has(a.name))
+  for (const [name, prev] of Object.entries(state.hosts)) {
+    if (names.has(name)) continue
+    archivedNow.push(name)
+    archived.push({name, ...prev, teardownPending: true})
+    notes.push(`${name}: no longer in the inventory; archived in state.json (its key is kept)`)
+  }
+  const next: MeshState = {version: 1, hosts, archived}
+  const stateChanged = persist ? store.save(next) : false
+
+  return {
+    inventoryFile,
+    inventory,
+    store,
+    mesh: buildMesh(inventory, assignments),
+    privateKeys,
+    notes,
+    createdKeys,
+    archivedNow,
+    stateChanged,
+  }
+}

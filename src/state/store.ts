@@ -1,0 +1,169 @@
+// Local state beside the inventory: addresses and public keys in state.json, private keys and other
+// secrets in files of their own (0600 in 0700 dirs). Nothing here ever regenerates an existing secret.
+import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync} from 'node:fs'
+import {basename, dirname, extname, join, resolve} from 'node:path'
+
+import {UserError} from '../core/errors.js'
+
+export interface SshTargetState {
+  user?: string
+  host: string
+  port?: number
+}
+
+export interface HostState {
+  ipv4?: string
+  ipv6?: string
+  publicKey: string
+  /** Where the host was reached: kept so a host removed from the inventory can still be torn down. */
+  endpoint?: string
+  ssh?: SshTargetState
+}
+
+export interface ArchivedHost extends HostState {
+  name: string
+  /** True until `mesh apply` has torn the host's own interface down (or it was unreachable and skipped). */
+  teardownPending: boolean
+}
+
+export interface MeshState {
+  version: 1
+  hosts: Record<string, HostState>
+  archived: ArchivedHost[]
+}
+
+export const emptyState = (): MeshState => ({version: 1, hosts: {}, archived: []})
+
+export function defaultStateDir(inventoryFile: string): string {
+  const file = resolve(inventoryFile)
+  return join(dirname(file), '.mesh', basename(file, extname(file)))
+}
+
+export function defaultOutDir(inventoryFile: string): string {
+  const file = resolve(inventoryFile)
+  return join(dirname(file), 'out', basename(file, extname(file)))
+}
+
+/** Refuse secrets that others can read: the fix is a chmod, and we say which. */
+export function assertPrivate(path: string, kind: 'file' | 'dir'): void {
+  const st = statSync(path)
+  const bad = st.mode & 0o077
+  if (bad) {
+    throw new UserError(
+      `${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); it holds secrets`,
+      `chmod ${kind === 'dir' ? '700' : '600'} ${path}`,
+    )
+  }
+}
+
+export function ensurePrivateDir(path: string): void {
+  if (!existsSync(path)) mkdirSync(path, {recursive: true, mode: 0o700})
+  assertPrivate(path, 'dir')
+}
+
+/**
+ * Write a file only when its bytes differ (so re-runs change nothing, not even mtimes),
+ * through a temp file + fsync + rename so a crash never leaves half a file. Returns true if written.
+ */
+export function writeIfChanged(path: string, content: string | Buffer, mode: number): boolean {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content
+  if (existsSync(path)) {
+    const old = readFileSync(path)
+    if (old.equals(bytes) && (statSync(path).mode & 0o777) === mode) return false
+  }
+  const tmp = `${path}.tmp-${process.pid}`
+  const fd = openSync(tmp, 'w', mode)
+  try {
+    writeSync(fd, bytes)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, path)
+  return true
+}
+
+export class StateStore {
+  readonly keysDir: string
+  readonly secretsDir: string
+  readonly stateFile: string
+
+  constructor(readonly dir: string) {
+    this.keysDir = join(dir, 'keys')
+    this.secretsDir = join(dir, 'secrets')
+    this.stateFile = join(dir, 'state.json')
+  }
+
+  exists(): boolean {
+    return existsSync(this.stateFile)
+  }
+
+  /** Check modes of everything secret before reading any of it. */
+  checkModes(): void {
+    for (const d of [this.dir, this.keysDir, this.secretsDir]) if (existsSync(d)) assertPrivate(d, 'dir')
+  }
+
+  load(): MeshState {
+    if (!this.exists()) return emptyState()
+    this.checkModes()
+    let parsed: MeshState
+    try {
+      parsed = JSON.parse(readFileSync(this.stateFile, 'utf8')) as MeshState
+    } catch (e) {
+      throw new UserError(`${this.stateFile} is not valid JSON (${(e as Error).message})`, 'restore it from a backup; it holds the address assignments')
+    }
+    if (parsed.version !== 1 || typeof parsed.hosts !== 'object') {
+      throw new UserError(`${this.stateFile} has an unknown format`, 'use the beam-mesh version that wrote it')
+    }
+    parsed.archived ??= []
+    return parsed
+  }
+
+  save(state: MeshState): boolean {
+    ensurePrivateDir(this.dir)
+    return writeIfChanged(this.stateFile, stableJson(state), 0o600)
+  }
+
+  keyFile(host: string): string {
+    return join(this.keysDir, `${host}.key`)
+  }
+
+  readSecret(path: string): string | null {
+    if (!existsSync(path)) return null
+    assertPrivate(path, 'file')
+    return readFileSync(path, 'utf8').trim()
+  }
+
+  /** Returns the existing secret, or creates it with make() (0600) when there is none. */
+  secret(path: string, make: () => string): {value: string; created: boolean} {
+    const existing = this.readSecret(path)
+    if (existing !== null) return {value: existing, created: false}
+    ensurePrivateDir(dirname(path))
+    const value = make()
+    // 'wx' fails if another process created it meanwhile: never overwrite a secret.
+    const fd = openSync(path, 'wx', 0o600)
+    try {
+      writeSync(fd, `${value}\n`)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    return {value, created: true}
+  }
+}
+
+/** JSON with sorted object keys and a final newline: identical input, identical bytes. */
+export function stableJson(value: unknown): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort)
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v as object)
+          .sort()
+          .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      )
+    return v
+  }
+  return `${JSON.stringify(sort(value), null, 2)}\n`
+}
