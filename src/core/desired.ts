@@ -9,6 +9,8 @@ export interface DesiredFile {
   mode: number
   /** Holds a secret: never show its content in a diff or log. */
   secret: boolean
+  /** Run (as root, argv) after this file changed, e.g. ['nft', '-f', path] to load a firewall table. */
+  activate?: string[]
 }
 
 export interface HostDesired {

@@ -4,10 +4,10 @@ import {parseDocument} from 'yaml'
 import {z} from 'zod'
 
 import {FieldIssue, InventoryError} from './errors.js'
+import {HOST_LABEL, canonicalIp, isDnsName, isIp, parseSshTarget} from './names.js'
 
-/** A single DNS label: what `hostname -s` prints and what Erlang's -sname accepts. */
-const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$/
-const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+export {type SshTarget, canonicalIp, parseSshTarget} from './names.js'
+
 const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/
 const IFACE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/
 const ERL_NODE_BASENAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/
@@ -16,7 +16,6 @@ const SHELL_META = /[;&|$`<>(){}!*?\\'"\s#~^%=,]|[\u0000-\u001f\u007f]/
 
 export const MAX_HOSTS = 5000
 
-const isIp = (s: string) => ipaddr.isValid(s) && (ipaddr.IPv4.isValidFourPartDecimal(s) || s.includes(':'))
 const safePath = z.string().min(1).max(4096).regex(/^[A-Za-z0-9_./@+-]+$/, 'must be a plain path (letters, digits, _ . / @ + -)')
 
 const cidr = (family: 'ipv4' | 'ipv6') =>
@@ -37,7 +36,7 @@ const HostSchema = z
     name: z.string().regex(HOST_LABEL, 'must be a short hostname: letters, digits and inner hyphens, at most 60 characters, no dots'),
     endpoint: z
       .string()
-      .refine((s) => isIp(s) || DNS_NAME.test(s), 'must be a public IPv4/IPv6 address or a DNS name'),
+      .refine((s) => isIp(s) || isDnsName(s), 'must be a public IPv4/IPv6 address or a DNS name'),
     ssh: z.string().optional(),
     address: z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), 'must be an IPv4 address inside network.ipv4').optional(),
     address6: z
@@ -105,11 +104,20 @@ const FIXES: Record<string, string> = {
   ipv6: 'use a unique-local IPv6 CIDR such as fd77:77::/64',
   interface: 'use a short interface name such as wg0',
   hosts: 'list at least one host under hosts:',
+  listenPort: 'use a UDP port number from 1 to 65535, e.g. 51820',
+  port: 'use a TCP port number from 1 to 65535, e.g. 22',
+  mtu: 'use an MTU from 1280 to 9000, or remove it to let wg-quick choose',
+  persistentKeepalive: 'use seconds from 0 to 65535 (25 behind NAT), or remove it',
+  nodeBasename: 'use a node name such as app',
+  naming: 'use sname or name',
+  distPortMin: 'use a port from 1024 to 65535, e.g. 9100',
+  distPortMax: 'use a port from 1024 to 65535, e.g. 9105',
+  user: 'use a Unix user name such as root or deploy',
 }
 
 function fixFor(path: (string | number)[], message: string): string {
   const last = [...path].reverse().find((p) => typeof p === 'string') as string | undefined
-  if (message.startsWith('Unrecognized key')) return 'remove the key or fix its spelling (see the inventory reference in the README)'
+  if (message.startsWith('unknown key')) return 'remove the key or fix its spelling (see the inventory reference in the README)'
   return (last && FIXES[last]) ?? 'correct the value as described (see the inventory reference in the README)'
 }
 
@@ -172,11 +180,14 @@ export function parseInventory(text: string, file: string): Inventory {
   if (!result.success) {
     throw new InventoryError(
       file,
-      result.error.issues.map((i) => ({
-        path: describePath(i.path, raw),
-        message: i.message,
-        fix: fixFor(i.path as (string | number)[], i.message),
-      })),
+      result.error.issues.flatMap((i) =>
+        // zod reports unknown keys at their parent; name each key's own path instead.
+        (i.code === 'unrecognized_keys' ? i.keys.map((k) => ({path: [...i.path, k], message: `unknown key "${k}"`})) : [i]).map((j) => ({
+          path: describePath(j.path, raw),
+          message: j.message,
+          fix: fixFor(j.path as (string | number)[], j.message),
+        })),
+      ),
     )
   }
   const inv = result.data
@@ -238,7 +249,8 @@ function checkSemantics(inv: Inventory): FieldIssue[] {
     if (h.ssh !== undefined && parseSshTarget(h.ssh) === null) {
       issues.push({path: `hosts[${i}].ssh (host ${h.name})`, message: `"${h.ssh}" is not a valid SSH target`, fix: FIXES.ssh})
     }
-    if (h.endpoint.toLowerCase().split('.')[0] === key && !isIp(h.endpoint)) {
+    // Only the bare hostname collides with the hosts block; an FQDN such as host-a.example.com does not.
+    if (h.endpoint.toLowerCase() === key) {
       issues.push({
         path: `hosts[${i}].endpoint (host ${h.name})`,
         message: 'is the host\'s own hostname, which maps to its WireGuard address inside the mesh',
@@ -247,32 +259,4 @@ function checkSemantics(inv: Inventory): FieldIssue[] {
     }
   })
   return issues
-}
-
-export function canonicalIp(s: string): string | null {
-  if (!isIp(s)) return null
-  return ipaddr.parse(s).toString()
-}
-
-export interface SshTarget {
-  user?: string
-  host: string
-  port?: number
-}
-
-/** user@host[:port], user@[v6]:port, host. Returns null when malformed. */
-export function parseSshTarget(s: string): SshTarget | null {
-  const m = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*))(?::(\d{1,5}))?$/.exec(s)
-  if (!m) {
-    // A bare IPv6 address without port and without brackets.
-    const bare = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?([0-9A-Fa-f:]+)$/.exec(s)
-    if (bare && ipaddr.IPv6.isValid(bare[2])) return {user: bare[1], host: bare[2]}
-    return null
-  }
-  const host = m[2] ?? m[3]
-  if (m[2] && !ipaddr.IPv6.isValid(m[2])) return null
-  if (!m[2] && !(isIp(host) || DNS_NAME.test(host))) return null
-  const port = m[4] ? Number(m[4]) : undefined
-  if (port !== undefined && (port < 1 || port > 65535)) return null
-  return {user: m[1], host, port}
 }

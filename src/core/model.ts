@@ -1,5 +1,6 @@
 // The mesh model: inventory + saved state (addresses, public keys) -> one typed description of the fleet.
-import {Inventory, InventoryHost, SshTarget, canonicalIp, parseSshTarget} from './inventory.js'
+import {Inventory, InventoryHost} from './inventory.js'
+import {SshTarget, canonicalIp, parseSshTarget} from './names.js'
 
 export interface MeshHost {
   name: string

@@ -13,6 +13,8 @@ export interface RunOptions {
 export interface RunResult {
   /** Exit status, or null when the command died from a signal. */
   code: number | null
+  /** The signal's name (e.g. SIGKILL) when code is null. */
+  signal?: string
   stdout: string
   stderr: string
 }

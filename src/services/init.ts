@@ -1,8 +1,10 @@
 // `mesh init`: validate, allocate, create missing keys, render every host's files into an output folder.
+import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {desiredState} from '../core/desired.js'
-import {defaultOutDir, ensurePrivateDir, writeIfChanged} from '../state/store.js'
+import {assertPrivate, defaultOutDir, ensurePrivateDir, writeIfChanged} from '../state/store.js'
+import {beamFilesFor} from './beam-files.js'
 import {loadMesh} from './mesh.js'
 
 export interface InitOptions {
@@ -32,15 +34,23 @@ export interface InitResult {
   written: string[]
 }
 
+/** The output holds private keys: refuse an exposed folder before anything (keys, state) is written. */
+function checkOutDir(outDir: string): void {
+  if (!existsSync(outDir)) return
+  assertPrivate(outDir, 'dir')
+  for (const e of readdirSync(outDir, {withFileTypes: true})) if (e.isDirectory()) assertPrivate(join(outDir, e.name), 'dir')
+}
+
 export function runInit(opts: InitOptions): InitResult {
+  const outDir = opts.outDir ?? defaultOutDir(opts.inventoryFile)
+  checkOutDir(outDir)
   const loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir})
   const {mesh, store} = loaded
-  const outDir = opts.outDir ?? defaultOutDir(opts.inventoryFile)
   const written: string[] = loaded.stateChanged ? [store.stateFile] : []
 
   // The output holds private keys (wg configs): same protection as the state.
   ensurePrivateDir(outDir)
-  const desired = desiredState(mesh, {privateKeys: loaded.privateKeys})
+  const desired = desiredState(mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded)})
   const write = (path: string, content: string, mode: number) => {
     if (writeIfChanged(path, content, mode)) written.push(path)
   }
@@ -49,7 +59,9 @@ export function runInit(opts: InitOptions): InitResult {
     const hostDir = join(outDir, d.host.name)
     ensurePrivateDir(hostDir)
     write(join(hostDir, `${mesh.interface}.conf`), d.wgConfig.content, d.wgConfig.mode)
-    for (const f of d.extraFiles) write(join(hostDir, f.path.split('/').pop()!), f.content, f.mode)
+    // Secret extra files (the cluster cookie) are not copied: the same value for every host, so one
+    // copy in the state dir (secrets/cookie) is enough, and each copy is one more place it can leak.
+    for (const f of d.extraFiles) if (!f.secret) write(join(hostDir, f.path.split('/').pop()!), f.content, f.mode)
   }
 
   return {

@@ -1,13 +1,14 @@
 // Shared by init, apply and doctor: inventory + local state -> mesh model, private keys and notes.
 // Validates everything before it writes anything; creates keys only for hosts that have none.
 import {readFileSync, statSync} from 'node:fs'
-import {resolve} from 'node:path'
+import {join, resolve} from 'node:path'
 
 import {AddressRequest, allocate, checkAllocation} from '../core/addressing.js'
+import {isCookie, makeCookie} from '../core/beam.js'
 import {InventoryError, UserError} from '../core/errors.js'
 import {Inventory, parseInventory} from '../core/inventory.js'
 import {HostAssignment, Mesh, buildMesh, sshTargetOf} from '../core/model.js'
-import {generatePrivateKey, isWgKey, publicKeyOf} from '../core/wgkeys.js'
+import {generatePresharedKey, generatePrivateKey, isWgKey, publicKeyOf} from '../core/wgkeys.js'
 import {ArchivedHost, HostState, MeshState, StateStore, defaultStateDir} from '../state/store.js'
 
 /** Inventories are small; a huge file is a mistake (or hostile), so refuse it before parsing. */
@@ -20,6 +21,11 @@ export interface LoadedMesh {
   mesh: Mesh
   /** host name -> private key (base64). Never log these. */
   privateKeys: Map<string, string>
+  /** host -> peer -> preshared key, when network.presharedKeys is on. Never log these either. */
+  presharedKeys?: Map<string, Map<string, string>>
+  /** The Erlang distribution cookie shared by every node (secrets/cookie). Never log or print it. */
+  cookie: string
+  createdCookie: boolean
   notes: string[]
   createdKeys: string[]
   archivedNow: string[]
@@ -54,11 +60,17 @@ function allocateFamily(inv: Inventory, state: MeshState, family: 'ipv4' | 'ipv6
   const requests: AddressRequest[] = inv.hosts.map((h) => ({
     name: h.name,
     pinned: h[field],
-    previous: state.hosts[h.name]?.[family],
+    // A host that comes back after removal gets its old address again (its key was kept too).
+    previous: state.hosts[h.name]?.[family] ?? state.archived.find((a) => a.name === h.name)?.[family],
   }))
   const issues = checkAllocation(cidr, family, requests, field)
   if (issues.length) throw new InventoryError(file, issues)
-  return allocate(cidr, family, requests, state.archived.map((a) => a[family]).filter(Boolean) as string[])
+  // Hosts dropped from the inventory in this very run count as archived too: their old address must
+  // not go straight to a new host while the old one may still be up with stale peers.
+  const names = new Set(inv.hosts.map((h) => h.name))
+  const dropped = Object.entries(state.hosts).filter(([n]) => !names.has(n)).map(([, h]) => h)
+  const archived = [...state.archived, ...dropped].map((a) => a[family]).filter(Boolean) as string[]
+  return allocate(cidr, family, requests, archived)
 }
 
 export interface LoadOptions {
@@ -91,12 +103,15 @@ export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions)
   if (!persist && missing.length) {
     throw new UserError(`no key yet for ${missing.join(', ')}`, 'run `mesh init` first')
   }
+  const {value: cookie, created: createdCookie} = loadCookie(store, persist)
   const createdKeys: string[] = []
   for (const name of missing) {
     const {value, created} = store.secret(store.keyFile(name), generatePrivateKey)
     privateKeys.set(name, value)
     if (created) createdKeys.push(name)
   }
+
+  const presharedKeys = inventory.network.presharedKeys ? pairKeys(store, inventory.hosts.map((h) => h.name), persist) : undefined
 
   const assignments = new Map<string, HostAssignment>()
   const hosts: Record<string, HostState> = {}
@@ -127,9 +142,45 @@ export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions)
     store,
     mesh: buildMesh(inventory, assignments),
     privateKeys,
+    presharedKeys,
+    cookie,
+    createdCookie,
     notes,
     createdKeys,
     archivedNow,
     stateChanged,
   }
+}
+
+/** One preshared key per pair of hosts, in secrets/<a>+<b>.psk (names sorted), created once and kept. */
+function pairKeys(store: StateStore, names: string[], persist: boolean): Map<string, Map<string, string>> {
+  const byHost = new Map(names.map((n) => [n, new Map<string, string>()]))
+  const sorted = [...names].sort()
+  for (let i = 0; i < sorted.length; i++) {
+    for (let j = i + 1; j < sorted.length; j++) {
+      const [a, b] = [sorted[i], sorted[j]]
+      const file = join(store.secretsDir, `${a}+${b}.psk`)
+      const existing = store.readSecret(file)
+      if (existing === null && !persist) throw new UserError(`no preshared key yet for ${a} and ${b}`, 'run `mesh init` first')
+      const psk = existing ?? store.secret(file, generatePresharedKey).value
+      if (!isWgKey(psk)) throw new UserError(`${file} does not hold a WireGuard preshared key`, 'restore it from a backup, or delete it to make a new one')
+      byHost.get(a)!.set(b, psk)
+      byHost.get(b)!.set(a, psk)
+    }
+  }
+  return byHost
+}
+
+export const cookieFile = (store: StateStore) => join(store.secretsDir, 'cookie')
+
+/** The cluster cookie: read and checked, or created once (0600) and then kept for good. */
+function loadCookie(store: StateStore, persist: boolean): {value: string; created: boolean} {
+  const file = cookieFile(store)
+  const existing = store.readSecret(file)
+  if (existing === null && !persist) throw new UserError('no BEAM cookie yet', 'run `mesh init` first')
+  const got = existing === null ? store.secret(file, () => makeCookie()) : {value: existing, created: false}
+  if (!isCookie(got.value)) {
+    throw new UserError(`${file} does not hold a cookie of 32-255 letters and digits`, 'restore it from a backup, or delete it to make a new one (then restart every node)')
+  }
+  return got
 }

@@ -1,6 +1,6 @@
 // Local state beside the inventory: addresses and public keys in state.json, private keys and other
 // secrets in files of their own (0600 in 0700 dirs). Nothing here ever regenerates an existing secret.
-import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync} from 'node:fs'
+import {closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync} from 'node:fs'
 import {basename, dirname, extname, join, resolve} from 'node:path'
 
 import {UserError} from '../core/errors.js'
@@ -74,6 +74,9 @@ export function writeIfChanged(path: string, content: string | Buffer, mode: num
   const tmp = `${path}.tmp-${process.pid}`
   const fd = openSync(tmp, 'w', mode)
   try {
+    // open()'s mode is masked by the umask and ignored for a leftover temp file: set it explicitly,
+    // or a umask of 077 would make every re-run see a mode change and rewrite the file.
+    fchmodSync(fd, mode)
     writeSync(fd, bytes)
     fsyncSync(fd)
   } finally {

@@ -1,0 +1,79 @@
+// Prints how long `mesh init` takes for fleets of 10..1000 hosts: cold (keys generated, every file
+// written) and re-run (nothing changed, nothing written), in-process via runInit, plus CLI start-up.
+// Figures only: nothing here asserts a timing. Run: node --import tsx bench/init.ts [sizes...]
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {stringify} from 'yaml'
+
+import {runInit} from '../src/services/init.js'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
+const SIZES = sizes.length ? sizes : [10, 100, 250, 500, 1000]
+
+/** n hosts in 198.18.0.0/15 (benchmark range), dual stack, a /20 so 1000 hosts fit. */
+function inventory(n: number): string {
+  return stringify({
+    network: {interface: 'wg0', ipv4: '10.64.0.0/20', ipv6: 'fd64:64::/64', persistentKeepalive: 25},
+    hosts: Array.from({length: n}, (_, i) => ({name: `node-${i}`, endpoint: `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`})),
+  })
+}
+
+function time<T>(f: () => T): {ms: number; value: T} {
+  const t0 = performance.now()
+  const value = f()
+  return {ms: performance.now() - t0, value}
+}
+
+const dirs: string[] = []
+const cleanup = () => {
+  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
+}
+process.on('exit', cleanup)
+process.on('SIGINT', () => process.exit(130))
+
+const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`)
+const rows: string[][] = [['hosts', 'cold', 'files written', 're-run', 'written on re-run', 'per host (cold)']]
+for (const n of SIZES) {
+  const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-'))
+  dirs.push(dir)
+  const file = join(dir, `fleet-${n}.yaml`)
+  writeFileSync(file, inventory(n))
+  const cold = time(() => runInit({inventoryFile: file}))
+  const warm = time(() => runInit({inventoryFile: file}))
+  rows.push([String(n), fmt(cold.ms), String(cold.value.written.length), fmt(warm.ms), String(warm.value.written.length), `${(cold.ms / n).toFixed(2)} ms`])
+  rmSync(dir, {recursive: true, force: true})
+  dirs.pop()
+}
+
+/** CLI start-up: the node process plus oclif loading the commands, with no real work. */
+function cli(args: string[]): number {
+  const t0 = performance.now()
+  const res = spawnSync(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {encoding: 'utf8'})
+  if (res.status !== 0) throw new Error(`mesh ${args.join(' ')} exited ${res.status}: ${res.stderr}`)
+  return performance.now() - t0
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+let startup = 'n/a (run `npm run build` first)'
+let cliInit = startup
+try {
+  startup = fmt(median([0, 1, 2, 3, 4].map(() => cli(['--version']))))
+  const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-'))
+  dirs.push(dir)
+  const file = join(dir, 'fleet-10.yaml')
+  writeFileSync(file, inventory(10))
+  cli(['init', '-i', file, '--json'])
+  cliInit = fmt(median([0, 1, 2].map(() => cli(['init', '-i', file, '--json']))))
+} catch (e) {
+  startup = `failed: ${(e as Error).message.split('\n')[0]}`
+}
+
+const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
+for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padStart(widths[c]) : cell.padStart(widths[c]))).join('  '))
+console.log(`\nin-process runInit on node ${process.version}; output and state on ${tmpdir()}`)
+console.log(`CLI start-up (\`mesh --version\`, median of 5): ${startup}`)
+console.log(`CLI \`mesh init\` re-run of 10 hosts (median of 3): ${cliInit}`)
+cleanup()

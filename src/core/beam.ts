@@ -1,0 +1,167 @@
+// BEAM artifacts from the mesh model: libcluster topology, release env.sh, vm.args, the cookie file
+// and an opt-in tunnel-only firewall. Pure: randomness is injected, templates are the only reads.
+import {randomBytes} from 'node:crypto'
+
+import ipaddr from 'ipaddr.js'
+
+import {renderTemplate} from '../templates/index.js'
+import {DesiredFile} from './desired.js'
+import {Mesh, MeshHost} from './model.js'
+
+export const BEAM_DIR = '/etc/beam-mesh'
+
+/** Where each artifact lives on a host. Fixed paths, so env.sh can name the others. */
+export const BEAM_PATHS = {
+  cookie: `${BEAM_DIR}/cookie`,
+  envSh: `${BEAM_DIR}/env.sh`,
+  vmArgs: `${BEAM_DIR}/vm.args`,
+  libcluster: `${BEAM_DIR}/libcluster.exs`,
+  firewall: `${BEAM_DIR}/firewall.nft`,
+} as const
+
+export const EPMD_PORT = 4369
+export const NFT_TABLE = 'beam_mesh'
+/**
+ * libcluster's Epmd strategy connects once at start when :timeout is absent (:infinity); with an
+ * integer it re-runs the connect every <timeout> ms, so late or restarted nodes are joined.
+ */
+export const LIBCLUSTER_RETRY_MS = 30_000
+
+// ---- cookie ---------------------------------------------------------------------------------
+
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+const ALNUM = `${LETTERS}0123456789`
+/** 1 letter + 47 alphanumerics = about 285 bits, above the 256 of 32 random bytes. */
+export const COOKIE_LENGTH = 48
+
+/**
+ * A cookie of letters and digits only: safe as an unquoted Erlang atom, in a shell variable and in
+ * vm.args. Rejection sampling keeps every character uniform (no modulo bias).
+ */
+export function makeCookie(random: (n: number) => Uint8Array = randomBytes): string {
+  let out = ''
+  while (out.length < COOKIE_LENGTH) {
+    for (const b of random(64)) {
+      const alphabet = out.length === 0 ? LETTERS : ALNUM
+      // Largest multiple of the alphabet size below 256: bytes above it would bias the low characters.
+      const limit = 256 - (256 % alphabet.length)
+      if (b >= limit) continue
+      out += alphabet[b % alphabet.length]
+      if (out.length === COOKIE_LENGTH) break
+    }
+  }
+  return out
+}
+
+/** What we accept from the cookie file: our own form, or an operator's long alphanumeric cookie. */
+export const isCookie = (s: string) => /^[A-Za-z0-9]{32,255}$/.test(s)
+
+// ---- naming and addresses -------------------------------------------------------------------
+
+/** The node name peers dial; it must match the node's own name exactly (case-sensitive). */
+export function nodeName(mesh: Mesh, host: MeshHost): string {
+  if (mesh.beam.naming === 'name') {
+    if (!host.ipv4) throw new Error(`naming: name needs an IPv4 address for ${host.name}`)
+    return `${mesh.beam.nodeBasename}@${host.ipv4}`
+  }
+  return `${mesh.beam.nodeBasename}@${host.name}`
+}
+
+/** Distribution runs over IPv4 when the mesh has it (inet_tcp, the default), else over IPv6. */
+export function distAddress(host: MeshHost): string {
+  const ip = host.ipv4 ?? host.ipv6
+  if (!ip) throw new Error(`${host.name} has no WireGuard address`)
+  return ip
+}
+
+/** An address as the Erlang term inet_dist_use_interface expects: {10,77,0,1} or 8 decimal words. */
+export function erlangIpTuple(ip: string): string {
+  const addr = ipaddr.parse(ip)
+  const parts = addr.kind() === 'ipv4' ? (addr as ipaddr.IPv4).octets : (addr as ipaddr.IPv6).parts
+  return `{${parts.join(',')}}`
+}
+
+/** nft set of the ports distribution uses: EPMD (when used) and the listen range. */
+export function distPortSet(beam: Mesh['beam']): string {
+  const range = beam.distPortMin === beam.distPortMax ? `${beam.distPortMin}` : `${beam.distPortMin}-${beam.distPortMax}`
+  return `{ ${beam.epmd ? `${EPMD_PORT}, ` : ''}${range} }`
+}
+
+/**
+ * Extra erl flags for `bin/app remote|rpc`: a short-lived hidden node that only dials out. It must not
+ * listen (without EPMD the one fixed port belongs to the release), but must dial that fixed port.
+ */
+export function remoteErlFlags(beam: Mesh['beam']): string {
+  return ['-dist_listen false', ...(beam.epmd ? [] : ['-start_epmd false', `-erl_epmd_port ${beam.distPortMin}`])].join(' ')
+}
+
+const header = (what: string) => `Managed by beam-mesh${what}: \`mesh apply\` overwrites changes made here.`
+
+// ---- renderers ------------------------------------------------------------------------------
+
+/** Elixir config (Config.Reader format), the same on every host: all nodes, self included. */
+export function renderLibcluster(mesh: Mesh): string {
+  return renderTemplate('libcluster.exs.ejs', {
+    header: header(''),
+    path: BEAM_PATHS.libcluster,
+    nodes: mesh.hosts.map((h) => nodeName(mesh, h)),
+    timeout: LIBCLUSTER_RETRY_MS.toLocaleString('en-US').replace(/,/g, '_'),
+  })
+}
+
+export function renderVmArgs(mesh: Mesh, host: MeshHost): string {
+  const ip = distAddress(host)
+  return renderTemplate('vm.args.ejs', {
+    header: header(` for ${host.name}`),
+    iface: mesh.interface,
+    ipTuple: erlangIpTuple(ip),
+    ipv6Only: !host.ipv4,
+    beam: mesh.beam,
+  })
+}
+
+export function renderEnvSh(mesh: Mesh, host: MeshHost): string {
+  return renderTemplate('env.sh.ejs', {
+    header: header(` for ${host.name}`),
+    paths: BEAM_PATHS,
+    distribution: mesh.beam.naming,
+    node: nodeName(mesh, host),
+    epmd: mesh.beam.epmd,
+    epmdAddresses: [host.ipv4, host.ipv6].filter(Boolean).join(','),
+    remoteFlags: remoteErlFlags(mesh.beam),
+  })
+}
+
+/** The tunnel-only firewall, the same on every host. Loaded with `nft -f`; replaces only its own table. */
+export function renderFirewall(mesh: Mesh): string {
+  return renderTemplate('firewall.nft.ejs', {
+    header: header(''),
+    path: BEAM_PATHS.firewall,
+    table: NFT_TABLE,
+    iface: mesh.interface,
+    ports: distPortSet(mesh.beam),
+    // Canonical network addresses: nft refuses host bits set outside the mask.
+    v4: mesh.ipv4 && `${ipaddr.IPv4.networkAddressFromCIDR(mesh.ipv4)}/${mesh.ipv4.split('/')[1]}`,
+    v6: mesh.ipv6 && `${ipaddr.IPv6.networkAddressFromCIDR(mesh.ipv6)}/${mesh.ipv6.split('/')[1]}`,
+  })
+}
+
+// ---- desired files --------------------------------------------------------------------------
+
+/**
+ * The BEAM files of every host, for DesiredOptions.extraFiles. Mesh-wide files are rendered once.
+ * The cookie file is 0600 root: env.sh reads it at start, so the cleartext lives only in that file.
+ */
+export function beamExtraFiles(mesh: Mesh, cookie: string): (host: MeshHost) => DesiredFile[] {
+  if (!isCookie(cookie)) throw new Error('not a beam-mesh cookie (32-255 letters and digits)')
+  const libcluster = renderLibcluster(mesh)
+  const firewall = mesh.beam.firewall ? renderFirewall(mesh) : null
+  return (host) => [
+    {path: BEAM_PATHS.cookie, content: `${cookie}\n`, mode: 0o600, secret: true},
+    {path: BEAM_PATHS.envSh, content: renderEnvSh(mesh, host), mode: 0o644, secret: false},
+    {path: BEAM_PATHS.vmArgs, content: renderVmArgs(mesh, host), mode: 0o644, secret: false},
+    {path: BEAM_PATHS.libcluster, content: libcluster, mode: 0o644, secret: false},
+    // Loaded right after it changes; the file's own add+delete makes the reload idempotent.
+    ...(firewall ? [{path: BEAM_PATHS.firewall, content: firewall, mode: 0o644, secret: false, activate: ['nft', '-f', BEAM_PATHS.firewall]}] : []),
+  ]
+}

@@ -1,0 +1,85 @@
+// The contract between the doctor service (which probes) and the doctor verdicts (pure).
+// Every field is optional in the sense "not probed": undefined means we do not know, and the
+// doctor then says nothing about it rather than guessing. Nothing here may hold a secret: the
+// facts can end up in --json (the wg dump is already stripped of the private key).
+import type {EpmdNode} from './epmd.js'
+import type {GetentAnswer, HostnameFact} from './facts.js'
+import type {WgDump} from './wgdump.js'
+
+/** open = TCP accepted; closed = refused (nothing listens); filtered = no answer (dropped). */
+export type PortState = 'open' | 'closed' | 'filtered'
+
+/** An EPMD query (NAMES) to some address, from some host. */
+export interface EpmdProbeFact {
+  state: PortState
+  /** The NAMES reply when state is open and it parsed; a parse failure shows as open without nodes. */
+  nodes?: EpmdNode[]
+  /** One line, for the report, when something went wrong (e.g. "ECONNREFUSED", "garbage reply"). */
+  detail?: string
+}
+
+/** The distribution port of the peer's node, dialled by the name the cluster uses (e.g. app@Host-B). */
+export interface DistProbeFact {
+  port: number
+  state: PortState
+  /** From the cookie-free handshake probe: the node's own name, and whether it equals the dialled one. */
+  announcedName?: string
+  nameMatches?: boolean | null
+  detail?: string
+}
+
+/** What host A observed about peer B over the tunnel. */
+export interface LinkFacts {
+  /** ping to B's tunnel address. */
+  ping?: {sent: number; received: number}
+  /** NAMES to B's tunnel address, port 4369. */
+  epmd?: EpmdProbeFact
+  /** B's node dist port (learned from B's epmd), dialled over the tunnel. */
+  dist?: DistProbeFact
+}
+
+/** The public side of a host, probed from outside the tunnel (a peer dialling the endpoint IP). */
+export interface ExposureFacts {
+  epmd?: PortState
+  dist?: {port: number; state: PortState}[]
+}
+
+export interface HostFacts {
+  /** Inventory name. */
+  host: string
+  /** SSH session worked. When false every other field is ignored. */
+  connected: boolean
+  /** Why SSH failed (ConnectionError message): no secrets. */
+  connectError?: string
+  /** `hostname` output, parsed. */
+  hostname?: HostnameFact
+  /** `wg show <if> dump`: null = the interface does not exist / is down. */
+  wg?: WgDump | null
+  /** getent answers on this host, keyed by the name asked (`Host-B`, `Host-B-wg`); null = does not resolve. */
+  resolve?: Record<string, GetentAnswer | null>
+  /** /etc/hosts lines mapping this host's own name to 127.0.1.1 (findLoopbackShadow). */
+  loopbackShadow?: string[]
+  /** NAMES to 127.0.0.1:4369 on the host itself. */
+  localEpmd?: EpmdProbeFact
+  /** Per peer (inventory name) -> what this host saw of it. */
+  links?: Record<string, LinkFacts>
+  exposure?: ExposureFacts
+}
+
+export interface MeshFacts {
+  /** The controller's clock, epoch seconds: handshake ages are computed against it. */
+  nowEpochS: number
+  hosts: HostFacts[]
+}
+
+/**
+ * Maps a transport-level probe outcome (epmd-client / dist-probe ProbeResult) to a PortState.
+ * Structural so core does not import remote: ok, or a reason + errno code.
+ */
+export function portStateOf(r: {ok: boolean; reason?: string; code?: string}): PortState {
+  if (r.ok) return 'open'
+  if (r.reason === 'io') return r.code === 'ECONNREFUSED' ? 'closed' : 'filtered'
+  if (r.reason === 'timeout') return 'filtered'
+  // Bytes came back (parse / too-large): something listens, it just did not speak properly.
+  return 'open'
+}

@@ -1,0 +1,111 @@
+// Planning (pyinfra style): facts gathered from a host + its desired state -> the changes to make.
+// Pure: no I/O. An empty plan means the host is already as desired and nothing will be touched.
+import {HostDesired} from './desired.js'
+import {hostsMarkers} from './render.js'
+import {spliceBlock} from './hostsfile.js'
+import {WgChange, changedInterfaceKeys, classifyWgChange, parseWgQuick} from './wgconf.js'
+
+export const HOSTS_PATH = '/etc/hosts'
+
+export interface RunningPeer {
+  publicKey: string
+  allowedIps: string[]
+}
+
+export interface HostFacts {
+  /** Current contents of the files we manage (null = absent), by path. */
+  files: Map<string, string | null>
+  /** /etc/hosts as it is now. */
+  hosts: string
+  /** Peers of the running interface, or null when the interface is down. */
+  running: RunningPeer[] | null
+  /** systemd is the init system (enable wg-quick@<if> so the mesh survives a reboot). */
+  systemd: boolean
+  unitEnabled: boolean
+}
+
+export interface FileChange {
+  path: string
+  kind: 'create' | 'update'
+  before: string | null
+  after: string
+  mode: number
+  secret: boolean
+  activate?: string[]
+}
+
+export type InterfaceAction =
+  | {kind: 'none'}
+  | {kind: 'up'; reason: string}
+  | {kind: 'syncconf'; reason: string}
+  | {kind: 'restart'; reason: string}
+
+export interface HostPlan {
+  name: string
+  files: FileChange[]
+  iface: InterfaceAction
+  enableUnit: boolean
+  /** Changes that interrupt traffic (shown in the plan so nobody is surprised). */
+  disruptive: boolean
+}
+
+export const isNoop = (p: HostPlan) => p.files.length === 0 && p.iface.kind === 'none' && !p.enableUnit
+
+/** The running interface's peers differ from the config's peers (someone ran `wg set` by hand). */
+function runningDrift(running: RunningPeer[], config: string): string | null {
+  const want = new Map(parseWgQuick(config).peers.map((p) => [p.get('publickey') ?? '', normIps(p.get('allowedips'))]))
+  const have = new Map(running.map((p) => [p.publicKey, normIps(p.allowedIps.join(','))]))
+  const missing = [...want.keys()].filter((k) => !have.has(k)).length
+  const extra = [...have.keys()].filter((k) => !want.has(k)).length
+  const changed = [...want].filter(([k, v]) => have.has(k) && have.get(k) !== v).length
+  if (!missing && !extra && !changed) return null
+  return `running peers differ from the config (${missing} missing, ${extra} unknown, ${changed} with other allowed IPs)`
+}
+
+const normIps = (v?: string) =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort()
+    .join(',')
+
+function interfaceAction(change: WgChange, before: string | null, after: string, facts: HostFacts): InterfaceAction {
+  if (facts.running === null) return {kind: 'up', reason: 'interface is down'}
+  if (change === 'interface') {
+    const keys = before ? changedInterfaceKeys(before, after).filter((k) => !['privatekey', 'listenport', 'fwmark'].includes(k)) : []
+    return {kind: 'restart', reason: `interface settings changed (${keys.join(', ') || 'new config'}): wg-quick down/up`}
+  }
+  if (change === 'peers') return {kind: 'syncconf', reason: 'peers changed: wg syncconf (hitless)'}
+  const drift = runningDrift(facts.running, after)
+  return drift ? {kind: 'syncconf', reason: `${drift}: wg syncconf (hitless)`} : {kind: 'none'}
+}
+
+export function planHost(desired: HostDesired, facts: HostFacts, iface: string): HostPlan {
+  const files: FileChange[] = []
+  const fileChange = (path: string, after: string, mode: number, secret: boolean, activate?: string[]) => {
+    const before = facts.files.get(path) ?? null
+    if (before !== after) files.push({path, kind: before === null ? 'create' : 'update', before, after, mode, secret, activate})
+  }
+  for (const f of desired.extraFiles) fileChange(f.path, f.content, f.mode, f.secret, f.activate)
+
+  const {begin, end} = hostsMarkers(iface)
+  const hostsAfter = spliceBlock(facts.hosts, desired.hostsBlock, begin, end, `${desired.host.name}:${HOSTS_PATH}`)
+  if (hostsAfter !== facts.hosts) {
+    files.push({path: HOSTS_PATH, kind: 'update', before: facts.hosts, after: hostsAfter, mode: 0o644, secret: false})
+  }
+
+  const wg = desired.wgConfig
+  const wgBefore = facts.files.get(wg.path) ?? null
+  const change = classifyWgChange(wgBefore, wg.content)
+  if (change !== 'none') files.push({path: wg.path, kind: wgBefore === null ? 'create' : 'update', before: wgBefore, after: wg.content, mode: wg.mode, secret: true})
+
+  const action = interfaceAction(change, wgBefore, wg.content, facts)
+  return {
+    name: desired.host.name,
+    files,
+    iface: action,
+    enableUnit: facts.systemd && !facts.unitEnabled,
+    disruptive: action.kind === 'restart',
+  }
+}

@@ -1,0 +1,78 @@
+// One command over one ssh2 exec channel: stdin written then ended (so commands reading to EOF
+// finish), output captured as utf8, and a timeout that closes the channel rather than waiting forever.
+import {StringDecoder} from 'node:string_decoder'
+import type {Client, ClientChannel} from 'ssh2'
+import {ConnectionError} from '../core/errors.js'
+import {CommandTimeoutError} from './result.js'
+import type {RunResult} from './transport.js'
+
+export interface ExecRequest {
+  /** The transport name, for errors. */
+  where: string
+  /** The already quoted command line (see commandLine()). */
+  command: string
+  stdin?: string | Buffer
+  timeoutMs?: number
+}
+
+function openChannel(client: Client, req: ExecRequest): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    try {
+      client.exec(req.command, (err, channel) => {
+        if (err) reject(new ConnectionError(req.where, `cannot start \`${req.command}\`: ${err.message}`))
+        else resolve(channel)
+      })
+    } catch (err) {
+      // ssh2 throws synchronously when the connection is already gone.
+      reject(new ConnectionError(req.where, `cannot start \`${req.command}\`: ${(err as Error).message}`))
+    }
+  })
+}
+
+export async function execCommand(client: Client, req: ExecRequest): Promise<RunResult> {
+  const channel = await openChannel(client, req)
+  return new Promise<RunResult>((resolve, reject) => {
+    const out = new StringDecoder('utf8')
+    const err = new StringDecoder('utf8')
+    let stdout = ''
+    let stderr = ''
+    let exit: {code: number | null; signal?: string} | undefined
+    let timer: NodeJS.Timeout | undefined
+    let settled = false
+    const settle = (fn: () => void) => {
+      if (settled) return
+      settled = true
+      if (timer) clearTimeout(timer)
+      fn()
+    }
+    if (req.timeoutMs !== undefined && req.timeoutMs > 0) {
+      timer = setTimeout(() => {
+        // Ask the server to kill the process (OpenSSH >= 7.9 honours it), then drop the channel.
+        try {
+          channel.signal('KILL')
+        } catch {}
+        channel.close()
+        settle(() => reject(new CommandTimeoutError(req.where, req.command, req.timeoutMs!)))
+      }, req.timeoutMs)
+    }
+    channel.on('data', (d: Buffer) => (stdout += out.write(d)))
+    channel.stderr.on('data', (d: Buffer) => (stderr += err.write(d)))
+    channel.on('exit', (code: number | null, signal?: string) => {
+      exit = code === null ? {code: null, signal} : {code}
+    })
+    channel.on('error', (e: Error) => settle(() => reject(new ConnectionError(req.where, `\`${req.command}\`: ${e.message}`))))
+    channel.on('close', () => {
+      settle(() => {
+        stdout += out.end()
+        stderr += err.end()
+        if (!exit) {
+          reject(new ConnectionError(req.where, `connection lost while running \`${req.command}\` (no exit status)`))
+          return
+        }
+        resolve({...exit, stdout, stderr})
+      })
+    })
+    if (req.stdin !== undefined) channel.end(req.stdin)
+    else channel.end()
+  })
+}

@@ -1,0 +1,52 @@
+// The facts script (one round trip per host) and its pure parser. File contents come back base64
+// encoded so that any byte, including invalid UTF-8 in a user's /etc/hosts, survives the trip.
+import {HostFacts, RunningPeer} from '../core/plan.js'
+
+const MARK = '@@beam-mesh'
+
+export const FACTS_SCRIPT = `iface=$1; shift
+for f in "$@"; do
+  if [ -e "$f" ]; then printf '${MARK} file %s\\n' "$f"; base64 < "$f" || exit 1; printf '${MARK} end\\n'; fi
+done
+printf '${MARK} hosts\\n'; if [ -e /etc/hosts ]; then base64 < /etc/hosts || exit 1; fi; printf '${MARK} end\\n'
+if out=$(wg show "$iface" allowed-ips 2>/dev/null); then printf '${MARK} wg\\n%s\\n${MARK} end\\n' "$out"; fi
+if [ -d /run/systemd/system ]; then printf '${MARK} systemd %s\\n' "$(systemctl is-enabled "wg-quick@$iface" 2>/dev/null || true)"; fi
+exit 0`
+
+const decode = (lines: string[]) => Buffer.from(lines.join(''), 'base64').toString('latin1')
+
+export function parseFactsOutput(out: string, paths: string[]): HostFacts {
+  const files = new Map<string, string | null>(paths.map((p) => [p, null]))
+  let hosts = ''
+  let running: RunningPeer[] | null = null
+  let systemd = false
+  let unitEnabled = false
+
+  const lines = out.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]
+    if (!line.startsWith(MARK)) continue
+    const [kind, ...rest] = line.slice(MARK.length + 1).split(' ')
+    if (kind === 'systemd') {
+      systemd = true
+      unitEnabled = rest.join(' ').trim() === 'enabled'
+      continue
+    }
+    const body: string[] = []
+    while (++i < lines.length && lines[i] !== `${MARK} end`) body.push(lines[i])
+    if (kind === 'file') files.set(rest.join(' '), decode(body))
+    else if (kind === 'hosts') hosts = decode(body)
+    else if (kind === 'wg') running = parseAllowedIps(body)
+  }
+  return {files, hosts, running, systemd, unitEnabled}
+}
+
+/** `wg show <if> allowed-ips`: "<public key>\t<ip/cidr> <ip/cidr>" or "(none)". No private key in it. */
+export function parseAllowedIps(lines: string[]): RunningPeer[] {
+  return lines
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [publicKey, ips = ''] = l.split('\t')
+      return {publicKey: publicKey.trim(), allowedIps: ips.trim() === '(none)' ? [] : ips.trim().split(/\s+/).filter(Boolean)}
+    })
+}

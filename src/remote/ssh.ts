@@ -1,0 +1,217 @@
+// The ssh2 Transport. connect() resolves ~/.ssh/config, dials through any ProxyJump hops, verifies
+// every host key against known_hosts (fail closed) and authenticates with the agent or key files.
+import {existsSync, readFileSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
+import type {Duplex} from 'node:stream'
+import ssh2 from 'ssh2'
+import type {Client, ConnectConfig, ServerHostKeyAlgorithm} from 'ssh2'
+import {ConnectionError} from '../core/errors.js'
+import type {SshTarget} from '../core/inventory.js'
+import {execCommand} from './exec.js'
+import {HostKeyPolicy, makeHostVerifier, preferredHostKeyAlgos} from './host-keys.js'
+import {withSudo} from './result.js'
+import {expandHome, planAuth} from './ssh-auth.js'
+import {JumpHost, ResolvedSshConfig, SshConfigBlock, parseSshConfig, resolveSshConfig} from './ssh-config.js'
+import {commandLine} from './transport.js'
+import type {RunOptions, RunResult, Transport} from './transport.js'
+
+export {assertOk, SudoPasswordError, CommandTimeoutError} from './result.js'
+
+export interface ConnectOptions {
+  /** The inventory host name, used in every message. */
+  name: string
+  identityFile?: string
+  knownHostsFile?: string
+  /** Default ~/.ssh/config when it exists. */
+  configFile?: string
+  connectTimeoutSeconds?: number
+  /** ssh keepalive pings; a dead peer is detected after 3 missed ones. Default 15000. */
+  keepaliveIntervalMs?: number
+  /** Record unknown host keys (never changed ones), like StrictHostKeyChecking=accept-new. */
+  acceptNew?: boolean
+  /** Write accepted keys hashed, like HashKnownHosts yes. */
+  hashKnownHosts?: boolean
+  /** Agent socket; default $SSH_AUTH_SOCK; null disables the agent. */
+  agentSocket?: string | null
+  /** Home directory for ~/.ssh; default os.homedir() (tests point it elsewhere). */
+  home?: string
+  /** The system-wide known_hosts file; default /etc/ssh/ssh_known_hosts; null skips it. */
+  globalKnownHostsFile?: string | null
+}
+
+/** A concrete endpoint: after ssh config resolution, with the user and port fixed. */
+export interface Endpoint {
+  host: string
+  port: number
+  user: string
+  identityFiles: string[]
+}
+
+export class SshTransport implements Transport {
+  private closed = false
+  constructor(readonly name: string, readonly user: string, private readonly client: Client, private readonly hops: Client[]) {}
+
+  run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    const command = commandLine(withSudo(argv, this.user, opts.sudo))
+    return execCommand(this.client, {where: this.name, command, stdin: opts.stdin, timeoutMs: opts.timeoutMs})
+  }
+
+  openTcp(host: string, port: number): Promise<Duplex> {
+    return forwardOut(this.client, this.name, host, port)
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    // Innermost first: the target's connection rides on the hops' channels.
+    for (const c of [this.client, ...[...this.hops].reverse()]) await endClient(c)
+  }
+}
+
+function endClient(c: Client): Promise<void> {
+  return new Promise((resolve) => {
+    const sock = (c as unknown as {_sock?: {destroyed?: boolean}})._sock
+    if (!sock || sock.destroyed) return resolve()
+    const t = setTimeout(() => {
+      c.destroy()
+      resolve()
+    }, 2000)
+    c.once('close', () => {
+      clearTimeout(t)
+      resolve()
+    })
+    c.end()
+  })
+}
+
+function forwardOut(client: Client, where: string, host: string, port: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    try {
+      client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
+        if (err) reject(new ConnectionError(where, `cannot open a TCP connection from the host to ${host}:${port}: ${err.message}`))
+        else resolve(channel)
+      })
+    } catch (err) {
+      reject(new ConnectionError(where, `cannot open a TCP connection to ${host}:${port}: ${(err as Error).message}`))
+    }
+  })
+}
+
+export function loadSshConfig(file: string | undefined, home: string): SshConfigBlock[] {
+  const path = file ?? join(home, '.ssh', 'config')
+  if (file === undefined && !existsSync(path)) return []
+  return parseSshConfig(readFileSync(path, 'utf8'))
+}
+
+/** OpenSSH precedence: what the inventory says (the "command line") wins over ssh config. */
+export function resolveEndpoint(target: SshTarget | JumpHost, blocks: readonly SshConfigBlock[]): Endpoint & {proxyJump: JumpHost[]} {
+  const cfg: ResolvedSshConfig = resolveSshConfig(blocks, target.host)
+  return {
+    host: cfg.hostName ?? target.host,
+    port: target.port ?? cfg.port ?? 22,
+    user: target.user ?? cfg.user ?? 'root',
+    identityFiles: cfg.identityFiles,
+    proxyJump: cfg.proxyJump,
+  }
+}
+
+export async function connect(target: SshTarget, given: ConnectOptions): Promise<Transport> {
+  const home = given.home ?? homedir()
+  // Inventory paths may start with `~/`, as in ssh itself.
+  const tilde = (p?: string) => (p === undefined ? p : expandHome(p, home))
+  const options = {...given, knownHostsFile: tilde(given.knownHostsFile), configFile: tilde(given.configFile)}
+  const blocks = loadSshConfig(options.configFile, home)
+  const dest = resolveEndpoint(target, blocks)
+  const hops: Client[] = []
+  try {
+    // Hops get their own config lookup (User, Port, IdentityFile) but not a nested ProxyJump.
+    const path = [...dest.proxyJump.map((j) => resolveEndpoint(j, blocks)), dest]
+    let sock: Duplex | undefined
+    for (let i = 0; i < path.length - 1; i++) {
+      const hop = path[i]
+      const next = path[i + 1]
+      const label = `${options.name} (via jump host ${hop.host}:${hop.port})`
+      hops.push(await dial(label, hop, sock, options, home))
+      // Each hop opens the TCP connection to the next one; the last hop reaches the target.
+      sock = await forwardOut(hops[hops.length - 1], label, next.host, next.port)
+    }
+    const client = await dial(options.name, {...dest, identityFiles: dest.identityFiles}, sock, options, home)
+    return new SshTransport(options.name, dest.user, client, hops)
+  } catch (err) {
+    for (const h of hops.reverse()) await endClient(h)
+    throw err
+  }
+}
+
+/** The ssh2 client config (exported so tests can check keepalive and timeouts without a server). */
+export function clientConfig(ep: Endpoint, options: ConnectOptions, knownTypes: string[]): ConnectConfig {
+  return {
+    host: ep.host,
+    port: ep.port,
+    username: ep.user,
+    readyTimeout: (options.connectTimeoutSeconds ?? 15) * 1000,
+    keepaliveInterval: options.keepaliveIntervalMs ?? 15000,
+    keepaliveCountMax: 3,
+    algorithms: {serverHostKey: preferredHostKeyAlgos(knownTypes) as ServerHostKeyAlgorithm[]},
+  }
+}
+
+async function dial(label: string, ep: Endpoint, sock: Duplex | undefined, options: ConnectOptions, home: string): Promise<Client> {
+  const policy: HostKeyPolicy = {
+    files: [join(home, '.ssh', 'known_hosts'), options.knownHostsFile, options.globalKnownHostsFile === undefined ? '/etc/ssh/ssh_known_hosts' : options.globalKnownHostsFile]
+      .filter((f): f is string => typeof f === 'string'),
+    writeFile: options.knownHostsFile ?? join(home, '.ssh', 'known_hosts'),
+    acceptNew: options.acceptNew,
+    hashNew: options.hashKnownHosts,
+  }
+  const verifier = await makeHostVerifier(label, ep.host, ep.port, policy)
+  const identityFiles = [options.identityFile, ...ep.identityFiles].filter((f): f is string => !!f)
+  const agentSocket = options.agentSocket === null ? undefined : (options.agentSocket ?? process.env.SSH_AUTH_SOCK)
+  const auth = await planAuth({user: ep.user, agentSocket, identityFiles, home})
+  const config: ConnectConfig = {
+    ...clientConfig(ep, options, verifier.knownTypes),
+    sock,
+    hostVerifier: verifier.verify,
+    authHandler: auth.methods,
+  }
+  return new Promise<Client>((resolve, reject) => {
+    const client = new ssh2.Client()
+    let ready = false
+    client.once('ready', () => {
+      ready = true
+      resolve(client)
+    })
+    client.on('error', (err: Error & {level?: string; code?: string}) => {
+      if (ready) return // later errors surface through run()/openTcp() on the closed connection
+      reject(describeFailure(label, ep, err, verifier.refusal(), auth.tried, options))
+    })
+    client.once('close', () => {
+      if (!ready) reject(new ConnectionError(label, `connection to ${ep.host}:${ep.port} closed before the SSH session was ready`))
+    })
+    client.connect(config)
+  })
+}
+
+function describeFailure(label: string, ep: Endpoint, err: Error & {level?: string; code?: string}, refusal: ConnectionError | undefined, tried: string[], options: ConnectOptions): ConnectionError {
+  if (refusal) return refusal
+  const at = `${ep.user}@${ep.host}:${ep.port}`
+  if (err.level === 'client-authentication') {
+    return new ConnectionError(label, `authentication failed for ${at}; tried:\n${tried.map((t) => `  - ${t}`).join('\n')}`,
+      `make sure the public key of one of these is in ~${ep.user}/.ssh/authorized_keys on the host, or set ssh.identityFile in the inventory`)
+  }
+  if (err.level === 'client-timeout') {
+    return new ConnectionError(label, `no SSH handshake with ${ep.host}:${ep.port} within ${options.connectTimeoutSeconds ?? 15} s`,
+      'check that the host is up and sshd listens on that port, or raise ssh.connectTimeoutSeconds')
+  }
+  if (err.code && /^E[A-Z]+$/.test(err.code)) {
+    return new ConnectionError(label, `cannot reach ${ep.host}:${ep.port} (${err.code})`, 'check the address, the port and any firewall in between')
+  }
+  return new ConnectionError(label, `SSH connection to ${at} failed: ${err.message}`)
+}
+
+/** Inventory `ssh:` section -> options; `name` is the inventory host name. */
+export function connectOptionsFrom(ssh: {identityFile?: string; knownHostsFile?: string; configFile?: string; connectTimeoutSeconds?: number}, name: string, extra: Partial<ConnectOptions> = {}): ConnectOptions {
+  return {name, identityFile: ssh.identityFile, knownHostsFile: ssh.knownHostsFile, configFile: ssh.configFile, connectTimeoutSeconds: ssh.connectTimeoutSeconds, ...extra}
+}
+

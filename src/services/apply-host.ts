@@ -1,0 +1,109 @@
+// Executing one host's plan, and putting the host back as it was when any step fails.
+import {FileChange, HostFacts, HostPlan} from '../core/plan.js'
+import {parseWgQuick} from '../core/wgconf.js'
+import {RemoteHost, WriteHow} from '../remote/hostops.js'
+import type {HostResult} from './apply.js'
+
+export interface HostRunContext {
+  iface: string
+  /** Public keys the running interface must have as peers afterwards. */
+  peers: string[]
+  progress: (message: string) => void
+}
+
+interface Written {
+  change: FileChange
+  how: WriteHow
+}
+
+export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts: HostFacts, ctx: HostRunContext): Promise<HostResult> {
+  const written: Written[] = []
+  let ifaceTouched = false
+  const notes: string[] = plan.iface.kind === 'none' ? [] : [plan.iface.reason]
+  try {
+    for (const change of plan.files) {
+      ctx.progress(`writing ${change.path}`)
+      const how = await remote.writeFile(change.path, change.after, change.mode)
+      written.push({change, how})
+      if (how === 'inplace') notes.push(`${change.path}: rename refused (EBUSY, bind-mounted file): wrote in place`)
+    }
+    for (const {change} of written) if (change.activate) await remote.run(change.activate)
+
+    ifaceTouched = plan.iface.kind !== 'none'
+    switch (plan.iface.kind) {
+      case 'up':
+        ctx.progress(`wg-quick up ${ctx.iface}`)
+        await remote.up()
+        break
+      case 'syncconf':
+        ctx.progress(`wg syncconf ${ctx.iface}`)
+        await remote.syncconf(ctx.peers.length)
+        break
+      case 'restart':
+        ctx.progress(`wg-quick down/up ${ctx.iface} (disruptive)`)
+        await remote.down().catch(() => undefined)
+        await remote.up()
+        break
+      case 'none':
+        break
+    }
+    if (plan.enableUnit) await remote.enableUnit()
+    await verifyPeers(remote, ctx)
+    ctx.progress('done')
+    return {
+      name: plan.name,
+      status: 'changed',
+      files: written.map((w) => ({path: w.change.path, kind: w.change.kind, how: w.how})),
+      iface: plan.iface.kind,
+      disruptive: plan.disruptive,
+      notes,
+    }
+  } catch (e) {
+    const error = (e as Error).message
+    ctx.progress(`failed, restoring: ${error}`)
+    const rollbackError = await restore(remote, plan, facts, written, ifaceTouched, ctx).then(
+      () => null,
+      (r: Error) => r.message,
+    )
+    return {
+      name: plan.name,
+      status: rollbackError ? 'failed' : 'restored',
+      files: [],
+      iface: plan.iface.kind,
+      disruptive: plan.disruptive,
+      error: rollbackError ? `${error}; restoring the previous state also failed: ${rollbackError}` : error,
+      notes: rollbackError ? notes : [...notes, 'previous files and interface state restored'],
+    }
+  }
+}
+
+async function verifyPeers(remote: RemoteHost, ctx: HostRunContext): Promise<void> {
+  const running = await remote.runningPeers()
+  if (running === null) throw new Error(`${ctx.iface} is not running after apply`)
+  const have = new Set(running)
+  const missing = ctx.peers.filter((p) => !have.has(p)).length
+  const extra = running.filter((p) => !ctx.peers.includes(p)).length
+  if (missing || extra) throw new Error(`${ctx.iface} has ${missing} peers missing and ${extra} unexpected after apply`)
+}
+
+async function restore(remote: RemoteHost, plan: HostPlan, facts: HostFacts, written: Written[], ifaceTouched: boolean, ctx: HostRunContext) {
+  for (const {change} of [...written].reverse()) {
+    if (change.before === null) await remote.removeFile(change.path)
+    else await remote.writeFile(change.path, change.before, change.mode)
+  }
+  for (const {change} of written) if (change.activate && change.before !== null) await remote.run(change.activate)
+  if (!ifaceTouched) return
+  const wasUp = facts.running !== null
+  if (!wasUp) {
+    await remote.down().catch(() => undefined)
+    return
+  }
+  const oldConfig = [...facts.files.entries()].find(([path]) => path.endsWith(`/${ctx.iface}.conf`))?.[1]
+  if (!oldConfig) return
+  if (plan.iface.kind === 'restart' || (await remote.runningPeers()) === null) {
+    await remote.down().catch(() => undefined)
+    await remote.up()
+  } else {
+    await remote.syncconf(parseWgQuick(oldConfig).peers.length)
+  }
+}

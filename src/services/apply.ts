@@ -1,0 +1,156 @@
+// `mesh apply`: connect -> gather facts -> plan -> (dry run stops here) -> execute -> verify.
+// A host that fails is restored to its previous files and interface state; the others carry on.
+import {HostDesired, desiredState} from '../core/desired.js'
+import {UserError} from '../core/errors.js'
+import {Inventory} from '../core/inventory.js'
+import {MeshHost} from '../core/model.js'
+import {HostFacts, HostPlan, isNoop, planHost} from '../core/plan.js'
+import {RemoteHost} from '../remote/hostops.js'
+import {Lock, acquireLock} from '../state/lock.js'
+import {beamFilesFor} from './beam-files.js'
+import type {Connector} from './connect.js'
+import {mapLimit} from './limit.js'
+import {LoadedMesh, loadMesh} from './mesh.js'
+import {executeHostPlan} from './apply-host.js'
+
+
+/** Events for the UI; the service never formats output itself. */
+export interface ApplyProgress {
+  step(host: string, message: string): void
+}
+
+export const silentProgress: ApplyProgress = {step() {}}
+
+export interface ApplyOptions {
+  inventoryFile: string
+  stateDir?: string
+  /** Only these hosts are touched; configs are still rendered from the whole inventory. */
+  hosts?: string[]
+  concurrency?: number
+}
+
+export interface HostSession {
+  host: MeshHost
+  desired: HostDesired
+  remote?: RemoteHost
+  facts?: HostFacts
+  plan?: HostPlan
+  error?: string
+}
+
+export interface ApplySession {
+  loaded: LoadedMesh
+  sessions: HostSession[]
+  concurrency: number
+  close(): Promise<void>
+}
+
+export type HostStatus = 'unchanged' | 'changed' | 'failed' | 'restored' | 'unreachable'
+
+export interface HostResult {
+  name: string
+  status: HostStatus
+  files: {path: string; kind: string; how?: string}[]
+  iface: string
+  disruptive: boolean
+  error?: string
+  notes: string[]
+}
+
+export interface ApplyResult {
+  hosts: HostResult[]
+  changed: number
+  failed: number
+}
+
+function selectHosts(all: MeshHost[], wanted?: string[]): MeshHost[] {
+  if (!wanted?.length) return all
+  const byName = new Map(all.map((h) => [h.name.toLowerCase(), h]))
+  const unknown = wanted.filter((w) => !byName.has(w.toLowerCase()))
+  if (unknown.length) {
+    throw new UserError(`--hosts names ${unknown.join(', ')}, not in the inventory`, `use names from the inventory: ${all.map((h) => h.name).join(', ')}`)
+  }
+  return wanted.map((w) => byName.get(w.toLowerCase())!)
+}
+
+/** makeConnector gets the loaded inventory (its ssh: section) and returns how to reach each host. */
+export async function prepareApply(
+  opts: ApplyOptions,
+  makeConnector: (inventory: Inventory) => Connector,
+  progress: ApplyProgress = silentProgress,
+): Promise<ApplySession> {
+  const loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir})
+  const connect = makeConnector(loaded.inventory)
+  const targets = new Set(selectHosts(loaded.mesh.hosts, opts.hosts).map((h) => h.name))
+  const lock: Lock = acquireLock(loaded.store.dir, 'apply')
+  const desired = desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, extraFiles: beamFilesFor(loaded)})
+  const sessions: HostSession[] = desired.filter((d) => targets.has(d.host.name)).map((d) => ({host: d.host, desired: d}))
+  const concurrency = opts.concurrency ?? 8
+  const iface = loaded.mesh.interface
+
+  const close = async () => {
+    await Promise.all(sessions.map((s) => s.remote?.t.close().catch(() => undefined)))
+    lock.release()
+  }
+  try {
+    await mapLimit(sessions, concurrency, async (s) => {
+      try {
+        progress.step(s.host.name, 'connecting')
+        s.remote = new RemoteHost(await connect(s.host), iface)
+        progress.step(s.host.name, 'gathering facts')
+        const paths = [s.desired.wgConfig.path, ...s.desired.extraFiles.map((f) => f.path)]
+        s.facts = await s.remote.facts(paths)
+        s.plan = planHost(s.desired, s.facts, iface)
+        progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
+      } catch (e) {
+        s.error = (e as Error).message
+        progress.step(s.host.name, `failed: ${s.error}`)
+      }
+    })
+  } catch (e) {
+    await close()
+    throw e
+  }
+  return {loaded, sessions, concurrency, close}
+}
+
+export function planResult(session: ApplySession): ApplyResult {
+  return summarize(
+    session.sessions.map((s) =>
+      s.plan
+        ? {...describePlan(s.plan), status: isNoop(s.plan) ? 'unchanged' : 'changed'}
+        : {name: s.host.name, status: 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, notes: []},
+    ),
+  )
+}
+
+export function describePlan(plan: HostPlan): Omit<HostResult, 'status'> {
+  return {
+    name: plan.name,
+    files: plan.files.map((f) => ({path: f.path, kind: f.kind})),
+    iface: plan.iface.kind,
+    disruptive: plan.disruptive,
+    notes: plan.iface.kind === 'none' ? [] : [plan.iface.reason],
+  }
+}
+
+function summarize(hosts: HostResult[]): ApplyResult {
+  return {
+    hosts,
+    changed: hosts.filter((h) => h.status === 'changed').length,
+    failed: hosts.filter((h) => ['failed', 'restored', 'unreachable'].includes(h.status)).length,
+  }
+}
+
+export async function executeApply(session: ApplySession, progress: ApplyProgress = silentProgress): Promise<ApplyResult> {
+  const iface = session.loaded.mesh.interface
+  const results = await mapLimit(session.sessions, session.concurrency, async (s): Promise<HostResult> => {
+    if (!s.plan || !s.remote || !s.facts) {
+      return {name: s.host.name, status: 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, notes: []}
+    }
+    if (isNoop(s.plan)) return {...describePlan(s.plan), status: 'unchanged'}
+    const peers = session.loaded.mesh.hosts.filter((h) => h.name !== s.host.name).map((h) => h.publicKey)
+    return executeHostPlan(s.remote, s.plan, s.facts, {iface, peers, progress: (m) => progress.step(s.host.name, m)})
+  })
+  return summarize(results)
+}

@@ -1,0 +1,145 @@
+// Collecting doctor facts on one host over its SSH session: names, /etc/hosts, pings, wg, and TCP
+// probes opened *from* the host (ssh direct-tcpip), so EPMD and the dist port are tested through the tunnel.
+import type {Duplex} from 'node:stream'
+
+import {DistProbeFact, EpmdProbeFact, HostFacts, LinkFacts, PortState, portStateOf} from '../core/doctor-facts.js'
+import {findLoopbackShadow, parseGetent, parseHostname} from '../core/facts.js'
+import {Mesh, MeshHost, wgAlias} from '../core/model.js'
+import {parseWgDump} from '../core/wgdump.js'
+import {distProbe} from '../remote/dist-probe.js'
+import {epmdNames} from '../remote/epmd-client.js'
+import {Transport} from '../remote/transport.js'
+
+export const PROBE_TIMEOUT_MS = 3000
+const EPMD_PORT = 4369
+
+/** hostname, getent answers (family-specific, first line) and /etc/hosts in one round trip. */
+const NAMES_SCRIPT = `printf '@@hostname\\n'; hostname
+while [ $# -gt 1 ]; do fam=$1; name=$2; shift 2; printf '@@resolve %s\\n' "$name"; getent "ahosts$fam" "$name" | head -n 1; done
+printf '@@hosts\\n'; cat /etc/hosts`
+
+/** Pings in parallel; one "@@ping ip sent received" line each. */
+const PING_SCRIPT = `for ip in "$@"; do
+  ( s=$(ping -n -q -c 3 -i 0.2 -W 1 "$ip" 2>/dev/null | grep 'packets transmitted'); printf '@@ping %s %s\\n' "$ip" "$s" ) &
+done; wait`
+
+/** The dump without its first line's private key: the key never leaves the host. */
+const DUMP_SCRIPT = `set -e
+pub=$(wg show "$1" public-key); port=$(wg show "$1" listen-port); fw=$(wg show "$1" fwmark)
+printf '(hidden)\\t%s\\t%s\\t%s\\n' "$pub" "$port" "$fw"
+wg show "$1" dump | tail -n +2`
+
+function sections(out: string): Map<string, string[]> {
+  const map = new Map<string, string[]>()
+  let cur: string[] | null = null
+  for (const line of out.split('\n')) {
+    if (line.startsWith('@@')) map.set(line.slice(2), (cur = []))
+    else cur?.push(line)
+  }
+  return map
+}
+
+/** A TCP connection from the host, with our own timeout: sshd may wait minutes on a dropped SYN. */
+export async function openFrom(t: Transport, host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<{socket?: Duplex; state: PortState; detail?: string}> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), {code: 'ETIMEDOUT'})), timeoutMs)
+  })
+  const attempt = t.openTcp(host, port)
+  try {
+    return {socket: await Promise.race([attempt, timeout]), state: 'open'}
+  } catch (e) {
+    attempt.then((s) => s.destroy(), () => undefined)
+    const msg = (e as Error).message
+    return {state: /refused/i.test(msg) ? 'closed' : 'filtered', detail: msg}
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export async function probeEpmd(t: Transport, address: string): Promise<EpmdProbeFact> {
+  const conn = await openFrom(t, address, EPMD_PORT)
+  if (!conn.socket) return {state: conn.state, detail: conn.detail}
+  const res = await epmdNames(conn.socket, PROBE_TIMEOUT_MS)
+  return res.ok ? {state: 'open', nodes: res.value.nodes} : {state: portStateOf(res), detail: res.message}
+}
+
+async function probeDist(t: Transport, address: string, port: number, dialledName: string): Promise<DistProbeFact> {
+  const conn = await openFrom(t, address, port)
+  if (!conn.socket) return {port, state: conn.state, detail: conn.detail}
+  const res = await distProbe(conn.socket, {dialledName, timeoutMs: PROBE_TIMEOUT_MS})
+  if (!res.ok) return {port, state: 'open', detail: res.message}
+  return {port, state: 'open', announcedName: res.value.nodeName, nameMatches: res.value.nameMatches}
+}
+
+const family = (ip: string | null | undefined) => (ip?.includes(':') ? 'v6' : 'v4')
+const meshIp = (h: MeshHost) => h.ipv4 ?? h.ipv6!
+
+export interface ProbeContext {
+  mesh: Mesh
+  nodeName: (h: MeshHost) => string
+}
+
+/** Everything one host can tell about itself and, through the tunnel, about its peers. */
+export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext): Promise<HostFacts> {
+  const peers = ctx.mesh.hosts.filter((h) => h.name !== host.name)
+  const names = peers.flatMap((p) => [family(meshIp(p)), p.name, ...(p.endpointIp ? [family(p.endpointIp), wgAlias(p.name)] : [])])
+  const namesOut = sections((await t.run(['sh', '-c', NAMES_SCRIPT, 'mesh', ...names])).stdout)
+  const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
+  const resolve: HostFacts['resolve'] = {}
+  for (const [key, lines] of namesOut) {
+    if (!key.startsWith('resolve ')) continue
+    const answer = parseGetent(lines.join('\n'))
+    resolve[key.slice('resolve '.length)] = answer.ok ? answer.value : null
+  }
+  const hostsFile = (namesOut.get('hosts') ?? []).join('\n')
+
+  // Traffic first, so the handshakes read afterwards are fresh.
+  const pingOut = (await t.run(['sh', '-c', PING_SCRIPT, 'mesh', ...peers.map(meshIp)])).stdout
+  const pings = new Map<string, {sent: number; received: number}>()
+  for (const m of pingOut.matchAll(/^@@ping (\S+) (\d+) packets transmitted, (\d+) (?:packets )?received/gm)) {
+    pings.set(m[1], {sent: Number(m[2]), received: Number(m[3])})
+  }
+  const dump = await t.run(['sh', '-c', DUMP_SCRIPT, 'mesh', ctx.mesh.interface], {sudo: true})
+  const wgParsed = dump.code === 0 ? parseWgDump(dump.stdout) : null
+  const wg = wgParsed?.ok ? wgParsed.value : null
+
+  const links: Record<string, LinkFacts> = {}
+  await Promise.all(
+    peers.map(async (p) => {
+      const link: LinkFacts = {ping: pings.get(meshIp(p)) ?? {sent: 3, received: 0}}
+      if (wg) {
+        link.epmd = await probeEpmd(t, meshIp(p))
+        const alive = ctx.nodeName(p).split('@')[0]
+        const node = link.epmd.nodes?.find((n) => n.name === alive)
+        if (node) link.dist = await probeDist(t, meshIp(p), node.port, ctx.nodeName(p))
+      }
+      links[p.name] = link
+    }),
+  )
+  return {
+    host: host.name,
+    connected: true,
+    hostname: hostname.ok ? hostname.value : undefined,
+    wg,
+    resolve,
+    loopbackShadow: findLoopbackShadow(hostsFile, host.name),
+    localEpmd: await probeEpmd(t, '127.0.0.1'),
+    links,
+  }
+}
+
+/** Host `target`'s public side, dialled from a peer's session: 4369 and the dist ports must not answer. */
+export async function probeExposure(from: Transport, target: MeshHost, distPorts: number[]): Promise<HostFacts['exposure']> {
+  if (!target.endpointIp) return undefined
+  const epmd = await openFrom(from, target.endpointIp, EPMD_PORT)
+  epmd.socket?.destroy()
+  const dist = await Promise.all(
+    distPorts.map(async (port) => {
+      const c = await openFrom(from, target.endpointIp!, port)
+      c.socket?.destroy()
+      return {port, state: c.state}
+    }),
+  )
+  return {epmd: epmd.state, dist}
+}

@@ -1,0 +1,64 @@
+// Run a command "on" a lab host as root without SSH: enter the net, mount and UTS namespaces of its sshd.
+import {spawn} from 'node:child_process'
+
+import {ExternalCommandError, UserError} from '../../core/errors.js'
+import {SYSTEM_PATH, pidAlive, which} from './sys.js'
+
+export interface LabExecTarget {
+  name: string
+  pid?: number
+}
+
+export interface LabExecOptions {
+  /** Written to the command's stdin. */
+  input?: string
+  /** Killed after this long (default 30 s). */
+  timeoutMs?: number
+  env?: Record<string, string>
+}
+
+export interface LabExecResult {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * `nsenter -t <sshd pid> -n -m -u -- argv`: the command sees the host's hostname, /etc/hosts, /etc/wireguard and
+ * network, exactly like an SSH session (wireguard-go's opt-in variable included).
+ */
+export function labExec(host: LabExecTarget, argv: string[], opts: LabExecOptions = {}): Promise<LabExecResult> {
+  if (host.pid === undefined || !pidAlive(host.pid)) {
+    return Promise.reject(new UserError(`lab host ${host.name} is not running (no live sshd)`, 'run `mesh lab status`, or restart the lab'))
+  }
+  const args = ['-t', String(host.pid), '-n', '-m', '-u', '--', ...argv]
+  return new Promise((resolve, reject) => {
+    const child = spawn(which('nsenter') ?? 'nsenter', args, {
+      env: {PATH: SYSTEM_PATH, LANG: 'C.UTF-8', HOME: '/root', WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', ...opts.env},
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: opts.timeoutMs ?? 30_000,
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', reject)
+    // Daemons started by the command (wireguard-go, epmd) may keep the pipes open: finish on exit, not on close.
+    child.on('exit', (status, signal) => {
+      setImmediate(() => {
+        child.stdout.destroy()
+        child.stderr.destroy()
+        resolve({status: status ?? (signal ? null : 0), stdout, stderr})
+      })
+    })
+    child.stdin.on('error', () => {})
+    child.stdin.end(opts.input ?? '')
+  })
+}
+
+/** labExec that throws an ExternalCommandError on a non-zero exit; returns stdout. */
+export async function labExecOk(host: LabExecTarget, argv: string[], opts: LabExecOptions = {}): Promise<string> {
+  const res = await labExec(host, argv, opts)
+  if (res.status !== 0) throw new ExternalCommandError(host.name, argv.join(' '), res.status, res.stderr)
+  return res.stdout
+}

@@ -1,0 +1,11 @@
+// The lab service: real test hosts in network namespaces on this machine (root, Linux).
+export {labUp, type LabUpOptions} from './up.js'
+export {labDown, type LabDownOptions} from './down.js'
+export {labStatus, type LabStatusOptions} from './status.js'
+export {labExec, labExecOk, type LabExecOptions, type LabExecResult, type LabExecTarget} from './exec.js'
+export {checkLabPrerequisites, assertLabPrerequisites, LAB_PROGRAMS, type LabPrerequisites} from './prereq.js'
+export {seedHostsFile} from './files.js'
+export {readLabState} from './state.js'
+export {probeSsh} from './host.js'
+export * from './naming.js'
+export type * from './types.js'

@@ -1,0 +1,95 @@
+// Names, addresses and paths of a lab. Pure: everything `up` creates and `down` removes is derived here.
+import {isAbsolute, join, resolve} from 'node:path'
+
+import {UserError} from '../../core/errors.js'
+
+/** The lab's "public" network (RFC 2544 benchmark range): traffic never leaves the lab's bridge. */
+export const LAB_SUBNET = '198.18.0.0/24'
+export const LAB_GATEWAY = '198.18.0.1'
+/** Addresses .2 … .254 are hosts. */
+export const MAX_LAB_HOSTS = 253
+/** Mesh addresses written into the lab inventory (used only inside the namespaces). */
+export const LAB_MESH_IPV4 = '10.99.0.0/24'
+export const LAB_MESH_IPV6 = 'fd99:99::/64'
+export const DEFAULT_PREFIX = 'bm'
+export const DEFAULT_DIR = 'lab'
+
+/** Capitalised on purpose: the mesh must keep the case of hostnames (Erlang node names are case-sensitive). */
+export const hostName = (i: number) => `Host-${i}`
+export const hostAddress = (i: number) => `198.18.0.${i + 1}`
+export const namespaceName = (prefix: string, i: number) => `${prefix}-host-${i}`
+/** Root-namespace end of the host's veth (at most 15 characters: prefix ≤ 8, i ≤ 253). */
+export const vethName = (prefix: string, i: number) => `${prefix}-h${i}`
+export const bridgeName = (prefix: string) => `${prefix}-br0`
+/** Inside the host the veth end is called eth0, like a real server's NIC. */
+export const HOST_IFACE = 'eth0'
+
+/** Interface and namespace names are built from the prefix, so it must be short and plain. */
+export function checkPrefix(prefix: string): string {
+  if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) {
+    throw new UserError(`lab prefix "${prefix}" is not usable`, 'use 1-8 lowercase letters or digits starting with a letter, e.g. bm')
+  }
+  return prefix
+}
+
+export function checkHostCount(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LAB_HOSTS) {
+    throw new UserError(`--hosts ${n} is out of range`, `choose 1 to ${MAX_LAB_HOSTS} hosts (one /24 of addresses)`)
+  }
+  return n
+}
+
+/** Files written into the lab directory. Paths go into sshd_config, so they must be plain. */
+export interface LabPaths {
+  dir: string
+  stateFile: string
+  inventory: string
+  knownHosts: string
+  identity: string
+  identityPub: string
+  machines: string
+}
+
+export function labPaths(dirArg: string): LabPaths {
+  const dir = isAbsolute(dirArg) ? dirArg : resolve(dirArg)
+  if (!/^[A-Za-z0-9_./@+-]+$/.test(dir)) {
+    throw new UserError(`lab directory "${dir}" contains spaces or special characters`, 'choose a plain path, e.g. --dir lab/')
+  }
+  return {
+    dir,
+    stateFile: join(dir, 'lab.json'),
+    inventory: join(dir, 'inventory.yaml'),
+    knownHosts: join(dir, 'known_hosts'),
+    identity: join(dir, 'id_ed25519'),
+    identityPub: join(dir, 'id_ed25519.pub'),
+    machines: join(dir, 'machines'),
+  }
+}
+
+export interface HostPaths {
+  dir: string
+  etcHosts: string
+  wireguard: string
+  /** The host's own /etc/beam-mesh (BEAM artifacts, cookie, firewall). */
+  beamMesh: string
+  sshdConfig: string
+  hostKey: string
+  authorizedKeys: string
+  pidFile: string
+  log: string
+}
+
+export function hostPaths(paths: LabPaths, name: string): HostPaths {
+  const dir = join(paths.machines, name)
+  return {
+    dir,
+    etcHosts: join(dir, 'etc-hosts'),
+    wireguard: join(dir, 'etc-wireguard'),
+    beamMesh: join(dir, 'etc-beam-mesh'),
+    sshdConfig: join(dir, 'sshd_config'),
+    hostKey: join(dir, 'ssh_host_ed25519_key'),
+    authorizedKeys: join(dir, 'authorized_keys'),
+    pidFile: join(dir, 'sshd.pid'),
+    log: join(dir, 'sshd.log'),
+  }
+}

@@ -1,0 +1,84 @@
+// The lab's wiring in the root namespace: one bridge, one network namespace + veth per host.
+import {UserError} from '../../core/errors.js'
+import {HOST_IFACE, LAB_GATEWAY} from './naming.js'
+import {run, tryRun} from './sys.js'
+import {LabHost} from './types.js'
+
+export function listNamespaces(): string[] {
+  const res = tryRun('ip', ['netns', 'list'])
+  // Lines look like "bm-host-1 (id: 3)" or just "bm-host-1".
+  return res.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter(Boolean)
+}
+
+/** Names of links in the root namespace (without the @peer suffix). */
+export function listLinks(): string[] {
+  const res = tryRun('ip', ['-o', 'link', 'show'])
+  return res.stdout
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1])
+    .filter((x): x is string => Boolean(x))
+}
+
+/** Which root-namespace interface already holds the lab gateway address (another lab, or anything else). */
+export function gatewayHolder(): string | null {
+  const res = tryRun('ip', ['-o', '-4', 'addr', 'show'])
+  const line = res.stdout.split('\n').find((l) => l.includes(` ${LAB_GATEWAY}/`))
+  return line ? (/^\d+:\s+(\S+)/.exec(line)?.[1] ?? '?') : null
+}
+
+/** Refuses to build over an existing lab: two bridges on 198.18.0.0/24 would fight over routing. */
+export function assertNetworkFree(prefix: string): void {
+  const leftovers = [
+    ...listNamespaces().filter((n) => n.startsWith(`${prefix}-host-`)),
+    ...listLinks().filter((l) => l.startsWith(`${prefix}-`)),
+  ]
+  const fix = `run \`mesh lab down --prefix ${prefix}\` (with the --dir of that lab) first`
+  if (leftovers.length) throw new UserError(`a lab with prefix "${prefix}" already exists (${leftovers.join(', ')})`, fix)
+  const holder = gatewayHolder()
+  if (holder) {
+    throw new UserError(
+      `${LAB_GATEWAY} (the lab gateway) is already on interface ${holder}: another lab is probably up`,
+      holder.endsWith('-br0') ? `run \`mesh lab down --prefix ${holder.slice(0, -4)}\` first` : `remove ${LAB_GATEWAY} from ${holder}`,
+    )
+  }
+}
+
+export function createBridge(bridge: string): void {
+  run('ip', ['link', 'add', bridge, 'type', 'bridge'])
+  run('ip', ['addr', 'add', `${LAB_GATEWAY}/24`, 'dev', bridge])
+  run('ip', ['link', 'set', bridge, 'up'])
+}
+
+/**
+ * The host's network: a namespace with loopback up and eth0 on the bridge. No default route on purpose:
+ * nothing inside a lab host can reach beyond 198.18.0.0/24.
+ */
+export function createHostNetwork(host: LabHost, bridge: string): void {
+  const ns = host.namespace
+  run('ip', ['netns', 'add', ns])
+  run('ip', ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', HOST_IFACE, 'netns', ns])
+  run('ip', ['link', 'set', host.veth, 'master', bridge])
+  run('ip', ['link', 'set', host.veth, 'up'])
+  run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+  run('ip', ['-n', ns, 'addr', 'add', `${host.address}/24`, 'dev', HOST_IFACE])
+  run('ip', ['-n', ns, 'link', 'set', HOST_IFACE, 'up'])
+}
+
+/** Pids of every process whose network namespace is `ns` (sshd, wireguard-go, epmd, beam.smp, shells…). */
+export function namespacePids(ns: string): number[] {
+  const res = tryRun('ip', ['netns', 'pids', ns])
+  return res.stdout.split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number)
+}
+
+export function deleteNamespace(ns: string): boolean {
+  return tryRun('ip', ['netns', 'del', ns]).status === 0
+}
+
+export function deleteLink(name: string): boolean {
+  return tryRun('ip', ['link', 'del', name]).status === 0
+}
+
+export function linkIsUp(name: string): boolean {
+  const res = tryRun('ip', ['-o', 'link', 'show', name])
+  return res.status === 0 && /[<,]UP[,>]/.test(res.stdout)
+}

@@ -1,0 +1,108 @@
+// `mesh lab up`: N test hosts, each a network namespace + private mount/UTS namespace running its own sshd.
+import {mkdirSync, writeFileSync} from 'node:fs'
+
+import {writeLabState} from './state.js'
+import {generateKey, inventoryYaml, knownHostsLine, writeHostFiles} from './files.js'
+import {hostMounts, startHost, waitForSsh} from './host.js'
+import {
+  DEFAULT_DIR,
+  DEFAULT_PREFIX,
+  LAB_GATEWAY,
+  LAB_SUBNET,
+  bridgeName,
+  checkHostCount,
+  checkPrefix,
+  hostAddress,
+  hostName,
+  hostPaths,
+  labPaths,
+  namespaceName,
+  vethName,
+} from './naming.js'
+import {assertNetworkFree, createBridge, createHostNetwork} from './network.js'
+import {assertLabPrerequisites} from './prereq.js'
+import {labDown} from './down.js'
+import {LabHost, LabState, LabUpResult, Progress} from './types.js'
+
+export interface LabUpOptions {
+  hosts: number
+  dir?: string
+  prefix?: string
+  /** Per-host bound on waiting for sshd (default 10 s). */
+  sshTimeoutMs?: number
+  onProgress?: Progress
+}
+
+export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
+  assertLabPrerequisites()
+  const n = checkHostCount(opts.hosts)
+  const prefix = checkPrefix(opts.prefix ?? DEFAULT_PREFIX)
+  const paths = labPaths(opts.dir ?? DEFAULT_DIR)
+  const progress = opts.onProgress ?? (() => {})
+  const bridge = bridgeName(prefix)
+  assertNetworkFree(prefix)
+
+  const hosts: LabHost[] = Array.from({length: n}, (_, k) => {
+    const i = k + 1
+    const hp = hostPaths(paths, hostName(i))
+    return {
+      name: hostName(i),
+      namespace: namespaceName(prefix, i),
+      veth: vethName(prefix, i),
+      address: hostAddress(i),
+      sshPort: 22,
+      dir: hp.dir,
+      sshdConfig: hp.sshdConfig,
+      etcHosts: hp.etcHosts,
+      mounts: hostMounts(hp),
+    }
+  })
+  const state: LabState = {
+    version: 1,
+    prefix,
+    dir: paths.dir,
+    bridge,
+    subnet: LAB_SUBNET,
+    gateway: LAB_GATEWAY,
+    createdAt: new Date().toISOString(),
+    inventory: paths.inventory,
+    identityFile: paths.identity,
+    knownHostsFile: paths.knownHosts,
+    hosts,
+  }
+
+  try {
+    mkdirSync(paths.machines, {recursive: true, mode: 0o755})
+    // Recorded before anything exists, so a crash at any later point can be undone by `mesh lab down`.
+    writeLabState(paths, state)
+    progress(`client key ${paths.identity}`)
+    const clientKey = generateKey(paths.identity, 'beam-mesh-lab')
+    progress(`bridge ${bridge} ${LAB_GATEWAY}/24`)
+    createBridge(bridge)
+
+    const knownHosts: string[] = []
+    for (const host of hosts) {
+      const hp = hostPaths(paths, host.name)
+      progress(`${host.name}: namespace ${host.namespace}, ${host.address}, sshd`)
+      knownHosts.push(knownHostsLine(host.address, host.sshPort, writeHostFiles(host, hp, clientKey)))
+      createHostNetwork(host, bridge)
+      host.pid = startHost(host, hp)
+      writeLabState(paths, state)
+    }
+    writeFileSync(paths.knownHosts, `${knownHosts.join('\n')}\n`, {mode: 0o644})
+    writeFileSync(paths.inventory, inventoryYaml(paths, hosts), {mode: 0o644})
+
+    progress(`waiting for ${n} sshd${n === 1 ? '' : 's'} (at most ${(opts.sshTimeoutMs ?? 10_000) / 1000} s)`)
+    await Promise.all(hosts.map((h) => waitForSsh(h, hostPaths(paths, h.name), opts.sshTimeoutMs)))
+  } catch (err) {
+    progress('lab up failed: removing what was created')
+    await labDown({dir: paths.dir, prefix}).catch(() => {})
+    throw err
+  }
+
+  const first = hosts[0]
+  return {
+    ...state,
+    sshExample: `ssh -F /dev/null -i ${paths.identity} -o UserKnownHostsFile=${paths.knownHosts} -o StrictHostKeyChecking=yes root@${first.address}`,
+  }
+}

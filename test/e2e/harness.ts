@@ -1,0 +1,147 @@
+// Reusable e2e harness: real lab hosts (network namespaces with their own sshd) for tests that need root.
+// Usage:  test('x', async (t) => { if (!requireLab(t)) return; await withLab(3, async (lab) => { … }) })
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import type {TestContext} from 'node:test'
+
+import {
+  LabDownResult,
+  LabExecOptions,
+  LabExecResult,
+  LabHost,
+  LabUpResult,
+  checkLabPrerequisites,
+  labDown,
+  labExec,
+  labUp,
+} from '../../src/services/lab/index.js'
+
+/** The e2e prefix differs from the CLI default (bm), so a test never touches a lab someone brought up by hand. */
+export const TEST_PREFIX = 'bmt'
+
+export interface Lab {
+  result: LabUpResult
+  dir: string
+  prefix: string
+  hosts: LabHost[]
+  /** By name (case-sensitive) or by 0-based index. */
+  host(which: string | number): LabHost
+  /** Root on the host via the system ssh client, the lab key and known_hosts (StrictHostKeyChecking=yes). */
+  ssh(host: LabHost | string | number, command: string, opts?: LabExecOptions): Promise<LabExecResult>
+  /** Root on the host without SSH (nsenter into its sshd's namespaces). */
+  exec(host: LabHost | string | number, argv: string[], opts?: LabExecOptions): Promise<LabExecResult>
+  /** ssh(1) arguments before the destination, for tests that run ssh themselves. */
+  sshArgs(): string[]
+}
+
+/** null when the lab can run here; otherwise why not. */
+export function labSkipReason(): string | null {
+  const p = checkLabPrerequisites()
+  return p.ok ? null : p.reason
+}
+
+/**
+ * True when the lab can run. Otherwise skips the test LOUDLY (console.error + t.skip with the reason) and returns
+ * false; but with $CI set a missing prerequisite is a failure, never a silent skip.
+ */
+export function requireLab(t: TestContext): boolean {
+  const reason = labSkipReason()
+  if (!reason) return true
+  if (process.env.CI) throw new Error(`e2e lab prerequisites missing in CI (CI=${process.env.CI}): ${reason}`)
+  const msg = `SKIPPED e2e lab test "${t.name}": ${reason}`
+  console.error(`\n${'!'.repeat(msg.length)}\n${msg}\n${'!'.repeat(msg.length)}\n`)
+  t.skip(reason)
+  return false
+}
+
+const active = new Set<Lab>()
+
+export interface StartLabOptions {
+  prefix?: string
+  /** Default: a fresh directory under the system temp dir, removed by stopLab. */
+  dir?: string
+}
+
+const ownedDirs = new WeakMap<Lab, string>()
+
+export async function startLab(n: number, opts: StartLabOptions = {}): Promise<Lab> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'beam-mesh-lab-'))
+  const prefix = opts.prefix ?? TEST_PREFIX
+  const progress = process.env.LAB_VERBOSE ? (m: string) => console.error(`lab: ${m}`) : undefined
+  let result: LabUpResult
+  try {
+    result = await labUp({hosts: n, dir, prefix, onProgress: progress})
+  } catch (err) {
+    if (!opts.dir) rmSync(dir, {recursive: true, force: true})
+    throw err
+  }
+  const pick = (h: LabHost | string | number): LabHost => (typeof h === 'object' ? h : lab.host(h))
+  const sshArgs = () => [
+    '-F', '/dev/null',
+    '-i', result.identityFile,
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'BatchMode=yes',
+    '-o', `UserKnownHostsFile=${result.knownHostsFile}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'ConnectTimeout=5',
+    '-l', 'root',
+  ]
+  const lab: Lab = {
+    result,
+    dir,
+    prefix,
+    hosts: result.hosts,
+    host(which) {
+      const h = typeof which === 'number' ? result.hosts[which] : result.hosts.find((x) => x.name === which)
+      if (!h) throw new Error(`no lab host ${which} (have ${result.hosts.map((x) => x.name).join(', ')})`)
+      return h
+    },
+    ssh: (h, command, o) => runProcess('ssh', [...sshArgs(), '-p', String(pick(h).sshPort), pick(h).address, command], o),
+    exec: (h, argv, o) => labExec(pick(h), argv, o),
+    sshArgs,
+  }
+  active.add(lab)
+  if (!opts.dir) ownedDirs.set(lab, dir)
+  return lab
+}
+
+/** Removes the lab (every process, namespace, link, file) and the temp dir startLab made. No lab: all active ones. */
+export async function stopLab(lab?: Lab): Promise<LabDownResult[]> {
+  const labs = lab ? [lab] : [...active]
+  const results: LabDownResult[] = []
+  for (const l of labs) {
+    active.delete(l)
+    results.push(await labDown({dir: l.dir, prefix: l.prefix}))
+    const owned = ownedDirs.get(l)
+    if (owned) rmSync(owned, {recursive: true, force: true})
+  }
+  return results
+}
+
+/** Brings up n hosts, runs fn, and always tears the lab down (also when fn throws). */
+export async function withLab<T>(n: number, fn: (lab: Lab) => Promise<T>, opts: StartLabOptions = {}): Promise<T> {
+  const lab = await startLab(n, opts)
+  try {
+    return await fn(lab)
+  } finally {
+    await stopLab(lab)
+  }
+}
+
+/** Runs a local program with optional stdin and a time limit; never throws for a non-zero exit. */
+export function runProcess(program: string, args: string[], opts: LabExecOptions = {}): Promise<LabExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, {stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 30_000, env: {...process.env, ...opts.env}})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (status) => resolve({status, stdout, stderr}))
+    child.stdin.on('error', () => {})
+    child.stdin.end(opts.input ?? '')
+  })
+}

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+
+import {diagnose} from '../../src/core/doctor.js'
+import type {HostFacts, MeshFacts} from '../../src/core/doctor-facts.js'
+import type {Mesh} from '../../src/core/model.js'
+
+const NOW = 1_700_000_000
+const key = (n: number) => Buffer.alloc(32, n).toString('base64')
+const NAMES = ['Host-A', 'Host-B', 'Host-C']
+
+function mesh(): Mesh {
+  return {
+    interface: 'wg0',
+    ipv4: '10.77.0.0/24',
+    beam: {nodeBasename: 'app', naming: 'sname', epmd: true, distPortMin: 9100, distPortMax: 9105, firewall: false} as Mesh['beam'],
+    hosts: NAMES.map((name, i) => ({
+      name, endpoint: `198.18.0.${11 + i}`, endpointIp: `198.18.0.${11 + i}`, listenPort: 51820,
+      ipv4: `10.77.0.${i + 1}`, publicKey: key(i + 1), ssh: {user: 'root', host: `198.18.0.${11 + i}`, port: 22},
+    })),
+  }
+}
+
+/** What a healthy mesh looks like from every host. */
+function healthy(): MeshFacts {
+  const m = mesh()
+  const hosts: HostFacts[] = m.hosts.map((h) => {
+    const others = m.hosts.filter((o) => o !== h)
+    return {
+      host: h.name,
+      connected: true,
+      hostname: {hostname: h.name, short: h.name},
+      wg: {
+        interface: {publicKey: h.publicKey, listenPort: 51820, fwmark: null},
+        peers: others.map((o) => ({
+          publicKey: o.publicKey, presharedKey: false, endpoint: `${o.endpoint}:51820`, allowedIps: [`${o.ipv4}/32`],
+          latestHandshake: NOW - 30, rxBytes: 1000, txBytes: 1000, keepalive: 25,
+        })),
+      },
+      resolve: Object.fromEntries(others.flatMap((o) => [
+        [o.name, {address: o.ipv4!, names: [o.name]}],
+        [`${o.name}-wg`, {address: o.endpointIp!, names: [`${o.name}-wg`]}],
+      ])),
+      loopbackShadow: [],
+      localEpmd: {state: 'open', nodes: [{name: 'app', port: 9100}]},
+      links: Object.fromEntries(others.map((o) => [o.name, {
+        ping: {sent: 3, received: 3},
+        epmd: {state: 'open' as const, nodes: [{name: 'app', port: 9100}]},
+        dist: {port: 9100, state: 'open' as const, announcedName: `app@${o.name}`, nameMatches: true},
+      }])),
+      exposure: {epmd: 'filtered', dist: [{port: 9100, state: 'filtered'}]},
+    }
+  })
+  return {nowEpochS: NOW, hosts}
+}
+
+const hostOf = (f: MeshFacts, n: string) => f.hosts.find((h) => h.host === n)!
+const cell = (r: ReturnType<typeof diagnose>, from: string, to: string) => r.matrix[NAMES.indexOf(from)][NAMES.indexOf(to)]
+
+describe('doctor verdicts', () => {
+  it('healthy mesh: every cell ok, no findings', () => {
+    const r = diagnose(mesh(), healthy())
+    assert.deepEqual(r.findings, [])
+    assert.ok(r.healthy)
+    assert.ok(r.matrix.flat().every((c) => c.verdict === 'ok' && c.label === 'ok'))
+  })
+
+  it('wrong hostname: host finding with hostnamectl, peers see the name mismatch', () => {
+    const f = healthy()
+    hostOf(f, 'Host-B').hostname = {hostname: 'host-b', short: 'host-b'}
+    for (const h of ['Host-A', 'Host-C']) Object.assign(hostOf(f, h).links!['Host-B'].dist!, {announcedName: 'app@host-b', nameMatches: false})
+    const r = diagnose(mesh(), f)
+    const hn = r.findings.find((x) => x.check === 'hostname')!
+    assert.equal(hn.host, 'Host-B')
+    assert.match(hn.hint, /hostnamectl set-hostname Host-B/)
+    assert.equal(r.findings.filter((x) => x.check === 'dist-name').length, 2)
+    assert.equal(cell(r, 'Host-A', 'Host-B').label, 'name!')
+    assert.equal(cell(r, 'Host-B', 'Host-B').verdict, 'fail')
+    assert.equal(cell(r, 'Host-B', 'Host-A').verdict, 'ok')
+  })
+
+  it('wg down on one host: one finding, its row and column fail', () => {
+    const f = healthy()
+    hostOf(f, 'Host-C').wg = null
+    for (const h of ['Host-A', 'Host-B']) hostOf(f, h).links!['Host-C'].ping = {sent: 3, received: 0}
+    const r = diagnose(mesh(), f)
+    assert.deepEqual(r.findings.map((x) => [x.host, x.check]), [['Host-C', 'wg-interface']])
+    assert.match(r.findings[0].hint, /mesh apply --hosts Host-C/)
+    assert.match(r.findings[0].hint, /wg-quick up wg0/)
+    assert.deepEqual(cell(r, 'Host-A', 'Host-C'), {verdict: 'fail', label: 'wg down'})
+    assert.deepEqual(cell(r, 'Host-C', 'Host-A'), {verdict: 'fail', label: 'wg down'})
+    assert.equal(cell(r, 'Host-A', 'Host-B').verdict, 'ok')
+  })
+
+  it('epmd not running: finding on the host only, cells towards it fail', () => {
+    const f = healthy()
+    hostOf(f, 'Host-B').localEpmd = {state: 'closed', detail: 'ECONNREFUSED'}
+    for (const h of ['Host-A', 'Host-C']) {
+      const l = hostOf(f, h).links!['Host-B']
+      l.epmd = {state: 'closed'}
+      delete l.dist
+    }
+    const r = diagnose(mesh(), f)
+    assert.deepEqual(r.findings.map((x) => [x.host, x.check]), [['Host-B', 'epmd-local']])
+    assert.match(r.findings[0].hint, /epmd -daemon/)
+    assert.deepEqual(cell(r, 'Host-A', 'Host-B'), {verdict: 'fail', label: 'no epmd'})
+    assert.equal(cell(r, 'Host-B', 'Host-A').verdict, 'ok')
+  })
+
+  it('node not registered with epmd', () => {
+    const f = healthy()
+    hostOf(f, 'Host-A').localEpmd = {state: 'open', nodes: []}
+    const r = diagnose(mesh(), f)
+    assert.deepEqual(r.findings.map((x) => x.check), ['node-registered'])
+    assert.match(r.findings[0].hint, /-sname app@Host-A/)
+  })
+
+  it('4369 blocked on the tunnel while epmd runs', () => {
+    const f = healthy()
+    hostOf(f, 'Host-A').links!['Host-B'].epmd = {state: 'filtered'}
+    const r = diagnose(mesh(), f)
+    assert.deepEqual(r.findings.map((x) => [x.host, x.peer, x.check]), [['Host-A', 'Host-B', 'epmd-reach']])
+    assert.match(r.findings[0].hint, /4369\/tcp on wg0/)
+    assert.match(r.findings[0].hint, /beam.firewall/)
+    assert.equal(cell(r, 'Host-A', 'Host-B').label, '4369 blk')
+    assert.equal(cell(r, 'Host-B', 'Host-A').verdict, 'ok')
+  })
+
+  it('dist port blocked', () => {
+    const f = healthy()
+    hostOf(f, 'Host-C').links!['Host-A'].dist = {port: 9100, state: 'filtered'}
+    const r = diagnose(mesh(), f)
+    assert.equal(r.findings[0].check, 'dist-reach')
+    assert.match(r.findings[0].hint, /9100-9105\/tcp on wg0/)
+  })
+
+  it('public EPMD and dist exposure are critical and sorted first', () => {
+    const f = healthy()
+    hostOf(f, 'Host-C').hostname = {hostname: 'other', short: 'other'}
+    hostOf(f, 'Host-B').exposure = {epmd: 'open', dist: [{port: 9100, state: 'open'}]}
+    const r = diagnose(mesh(), f)
+    assert.deepEqual(r.findings.map((x) => [x.severity, x.check]), [['critical', 'exposure-epmd'], ['critical', 'exposure-dist'], ['fail', 'hostname']])
+    assert.match(r.findings[0].hint, /beam.firewall: true/)
+    assert.match(r.findings[0].hint, /ERL_EPMD_ADDRESS/)
+    assert.deepEqual(cell(r, 'Host-B', 'Host-B'), {verdict: 'fail', label: 'EPMD pub +1'})
+    assert.equal(r.summary.critical, 2)
+    assert.equal(r.healthy, false)
+  })
+
+  it('stale handshake warns, never-handshake fails, both with the UDP hint', () => {
+    const f = healthy()
+    hostOf(f, 'Host-A').wg!.peers[0].latestHandshake = NOW - 600
+    hostOf(f, 'Host-A').wg!.peers[1].latestHandshake = 0
+    const r = diagnose(mesh(), f)
+    const stale = r.findings.find((x) => x.peer === 'Host-B')!
+    const never = r.findings.find((x) => x.peer === 'Host-C')!
+    assert.equal(stale.severity, 'warn')
+    assert.deepEqual(cell(r, 'Host-A', 'Host-B'), {verdict: 'warn', label: 'hs 10m'})
+    assert.equal(never.severity, 'fail')
+    assert.deepEqual(cell(r, 'Host-A', 'Host-C'), {verdict: 'fail', label: 'hs never'})
+    for (const x of [stale, never]) assert.match(x.hint, /UDP 51820/)
+    assert.ok(r.healthy === false)
+  })
+
+  it('hosts-file problems: wrong resolution and the 127.0.1.1 shadow', () => {
+    const f = healthy()
+    hostOf(f, 'Host-A').resolve!['Host-B'] = {address: '127.0.1.1', names: ['Host-B']}
+    hostOf(f, 'Host-A').resolve!['Host-C-wg'] = null
+    hostOf(f, 'Host-B').loopbackShadow = ['127.0.1.1 Host-B']
+    const r = diagnose(mesh(), f)
+    assert.deepEqual(r.findings.map((x) => [x.severity, x.host, x.check]), [
+      ['fail', 'Host-A', 'resolve'], ['fail', 'Host-A', 'resolve'], ['warn', 'Host-B', 'hosts-shadow'],
+    ])
+    assert.deepEqual(cell(r, 'Host-B', 'Host-B'), {verdict: 'warn', label: '127.0.1.1'})
+  })
+
+  it('wrong key, missing peer, partial ping loss', () => {
+    const f = healthy()
+    hostOf(f, 'Host-A').wg!.interface.publicKey = key(9)
+    hostOf(f, 'Host-B').wg!.peers = hostOf(f, 'Host-B').wg!.peers.filter((p) => p.publicKey !== key(3))
+    hostOf(f, 'Host-C').links!['Host-A'].ping = {sent: 4, received: 3}
+    const r = diagnose(mesh(), f)
+    assert.deepEqual(r.findings.map((x) => x.check), ['wg-key', 'wg-peer', 'ping'])
+    assert.equal(cell(r, 'Host-C', 'Host-A').label, 'loss 25%')
+  })
+
+  it('unreachable host: one ssh finding, its row and column unknown, no guesses', () => {
+    const f = healthy()
+    f.hosts[1] = {host: 'Host-B', connected: false, connectError: 'connect ETIMEDOUT'}
+    const r = diagnose(mesh(), f)
+    assert.deepEqual(r.findings.map((x) => x.check), ['ssh'])
+    assert.match(r.findings[0].hint, /ssh -p 22 root@198.18.0.12/)
+    assert.equal(cell(r, 'Host-A', 'Host-B').verdict, 'unknown')
+    assert.equal(cell(r, 'Host-B', 'Host-C').verdict, 'unknown')
+  })
+
+  it('every finding carries a hint', () => {
+    const f = healthy()
+    hostOf(f, 'Host-A').wg = null
+    hostOf(f, 'Host-B').exposure = {epmd: 'open'}
+    hostOf(f, 'Host-C').localEpmd = {state: 'filtered'}
+    for (const x of diagnose(mesh(), f).findings) assert.ok(x.hint.length > 10, x.check)
+  })
+})

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+
+import {desiredState} from '../../src/core/desired.js'
+import {parseInventory} from '../../src/core/inventory.js'
+import {buildMesh, HostAssignment} from '../../src/core/model.js'
+import {HostFacts, isNoop, planHost} from '../../src/core/plan.js'
+import {classifyWgChange, redactSecrets} from '../../src/core/wgconf.js'
+import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
+import {parseAllowedIps, parseFactsOutput} from '../../src/remote/facts.js'
+
+const INV = `
+network: {interface: wg0, ipv4: 10.77.0.0/24}
+hosts:
+  - {name: Host-A, endpoint: 198.18.0.10}
+  - {name: Host-B, endpoint: 198.18.0.11}
+  - {name: Host-C, endpoint: 198.18.0.12}
+`
+const keys = new Map(['Host-A', 'Host-B', 'Host-C', 'Host-D'].map((n) => [n, generatePrivateKey()]))
+
+function meshOf(text: string) {
+  const inv = parseInventory(text, 'test.yaml')
+  const assignments = new Map<string, HostAssignment>(
+    inv.hosts.map((h, i) => [h.name, {ipv4: `10.77.0.${i + 1}`, publicKey: publicKeyOf(keys.get(h.name)!)}]),
+  )
+  const mesh = buildMesh(inv, assignments)
+  return {mesh, desired: desiredState(mesh, {privateKeys: keys})}
+}
+
+/** Facts of a host on which `desired` was applied and is running. */
+function appliedFacts(d: ReturnType<typeof meshOf>['desired'][number], mesh: ReturnType<typeof meshOf>['mesh']): HostFacts {
+  return {
+    files: new Map([[d.wgConfig.path, d.wgConfig.content]]),
+    hosts: `127.0.0.1\tlocalhost\n${d.hostsBlock}`,
+    running: mesh.hosts.filter((h) => h.name !== d.host.name).map((h) => ({publicKey: h.publicKey, allowedIps: [`${h.ipv4}/32`]})),
+    systemd: false,
+    unitEnabled: false,
+  }
+}
+
+describe('planHost', () => {
+  const {mesh, desired} = meshOf(INV)
+  const a = desired[0]
+
+  it('plans config, hosts block and wg-quick up on a fresh host', () => {
+    const plan = planHost(a, {files: new Map(), hosts: '127.0.0.1 localhost\n', running: null, systemd: true, unitEnabled: false}, 'wg0')
+    assert.deepEqual(plan.files.map((f) => [f.path, f.kind]), [['/etc/hosts', 'update'], ['/etc/wireguard/wg0.conf', 'create']])
+    assert.equal(plan.iface.kind, 'up')
+    assert.equal(plan.enableUnit, true)
+    assert.ok(plan.files[0].after.startsWith('127.0.0.1 localhost\n# BEGIN beam-mesh wg0\n'))
+  })
+
+  it('is a no-op when everything is in place', () => {
+    const plan = planHost(a, appliedFacts(a, mesh), 'wg0')
+    assert.equal(isNoop(plan), true)
+  })
+
+  it('uses syncconf (hitless) when only peers change', () => {
+    const grown = meshOf(`${INV}  - {name: Host-D, endpoint: 198.18.0.13}\n`)
+    const plan = planHost(grown.desired[0], appliedFacts(a, mesh), 'wg0')
+    assert.equal(plan.iface.kind, 'syncconf')
+    assert.equal(plan.disruptive, false)
+    assert.deepEqual(plan.files.map((f) => f.path).sort(), ['/etc/hosts', '/etc/wireguard/wg0.conf'])
+  })
+
+  it('restarts (disruptive) when the Address changes', () => {
+    const facts = appliedFacts(a, mesh)
+    const plan = planHost({...a, wgConfig: {...a.wgConfig, content: a.wgConfig.content.replace('10.77.0.1/24', '10.77.0.9/24')}}, facts, 'wg0')
+    assert.equal(plan.iface.kind, 'restart')
+    assert.equal(plan.disruptive, true)
+    assert.match((plan.iface as {reason: string}).reason, /address/)
+  })
+
+  it('repairs drift of the running interface with syncconf', () => {
+    const facts = appliedFacts(a, mesh)
+    facts.running = facts.running!.slice(1)
+    const plan = planHost(a, facts, 'wg0')
+    assert.equal(plan.files.length, 0)
+    assert.equal(plan.iface.kind, 'syncconf')
+    assert.match((plan.iface as {reason: string}).reason, /1 missing/)
+  })
+
+  it('brings a down interface up even when the files are in place', () => {
+    const facts = appliedFacts(a, mesh)
+    facts.running = null
+    assert.equal(planHost(a, facts, 'wg0').iface.kind, 'up')
+  })
+
+  it('refuses an /etc/hosts with a lone marker', () => {
+    const facts = appliedFacts(a, mesh)
+    facts.hosts = '127.0.0.1 localhost\n# BEGIN beam-mesh wg0\n'
+    assert.throws(() => planHost(a, facts, 'wg0'), /refusing to guess/)
+  })
+})
+
+describe('wg config helpers', () => {
+  it('classifies changes', () => {
+    const base = '[Interface]\nAddress = 10.0.0.1/24\nPrivateKey = x\nListenPort = 1\n\n[Peer]\nPublicKey = p\nAllowedIPs = 10.0.0.2/32\n'
+    assert.equal(classifyWgChange(base, base), 'none')
+    assert.equal(classifyWgChange(null, base), 'interface')
+    assert.equal(classifyWgChange(base, base.replace('ListenPort = 1', 'ListenPort = 2')), 'peers')
+    assert.equal(classifyWgChange(base, base.replace('10.0.0.2/32', '10.0.0.3/32')), 'peers')
+    assert.equal(classifyWgChange(base, base.replace('Address = 10.0.0.1/24', 'Address = 10.0.0.1/24\nMTU = 1300')), 'interface')
+  })
+
+  it('redacts private and preshared keys', () => {
+    const out = redactSecrets('PrivateKey = abc=\nPresharedKey = def=\nPublicKey = ghi=\n')
+    assert.equal(out, 'PrivateKey = (secret)\nPresharedKey = (secret)\nPublicKey = ghi=\n')
+  })
+})
+
+describe('facts parsing', () => {
+  it('parses files (base64, any byte), hosts, running peers and systemd', () => {
+    const hosts = Buffer.from([0x31, 0x32, 0x37, 0x20, 0xe9, 0x0a])
+    const out = [
+      '@@beam-mesh file /etc/wireguard/wg0.conf',
+      Buffer.from('[Interface]\n').toString('base64'),
+      '@@beam-mesh end',
+      '@@beam-mesh hosts',
+      hosts.toString('base64'),
+      '@@beam-mesh end',
+      '@@beam-mesh wg',
+      'AAA=\t10.0.0.2/32 fd00::2/128',
+      'BBB=\t(none)',
+      '@@beam-mesh end',
+      '@@beam-mesh systemd enabled',
+      '',
+    ].join('\n')
+    const f = parseFactsOutput(out, ['/etc/wireguard/wg0.conf', '/etc/beam-mesh/vm.args'])
+    assert.equal(f.files.get('/etc/wireguard/wg0.conf'), '[Interface]\n')
+    assert.equal(f.files.get('/etc/beam-mesh/vm.args'), null)
+    assert.deepEqual(Buffer.from(f.hosts, 'latin1'), hosts)
+    assert.deepEqual(f.running, [
+      {publicKey: 'AAA=', allowedIps: ['10.0.0.2/32', 'fd00::2/128']},
+      {publicKey: 'BBB=', allowedIps: []},
+    ])
+    assert.equal(f.systemd, true)
+    assert.equal(f.unitEnabled, true)
+  })
+
+  it('reports a down interface as null and no systemd', () => {
+    const f = parseFactsOutput('@@beam-mesh hosts\n@@beam-mesh end\n', [])
+    assert.equal(f.running, null)
+    assert.equal(f.systemd, false)
+    assert.equal(f.hosts, '')
+    assert.deepEqual(parseAllowedIps(['', 'K=\t10.1.1.1/32']), [{publicKey: 'K=', allowedIps: ['10.1.1.1/32']}])
+  })
+})
