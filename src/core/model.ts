@@ -31,12 +31,13 @@ export interface HostAssignment {
   publicKey: string
 }
 
+/** User and port stay undefined unless the inventory sets them, so ~/.ssh/config can supply them (then root, 22). */
 export function sshTargetOf(host: InventoryHost, inv: Inventory): SshTarget {
   const parsed = host.ssh ? parseSshTarget(host.ssh)! : {host: host.endpoint}
   return {
-    user: parsed.user ?? inv.ssh.user ?? 'root',
+    user: parsed.user ?? inv.ssh.user,
     host: parsed.host,
-    port: parsed.port ?? inv.ssh.port ?? 22,
+    port: parsed.port ?? inv.ssh.port,
   }
 }
 

@@ -15,6 +15,8 @@ export interface HostState {
   ipv4?: string
   ipv6?: string
   publicKey: string
+  /** During a key rotation: the public key of keys/<host>.key.next, committed once every host runs with it. */
+  pendingPublicKey?: string
   /** Where the host was reached: kept so a host removed from the inventory can still be torn down. */
   endpoint?: string
   ssh?: SshTargetState
@@ -125,6 +127,14 @@ export class StateStore {
   save(state: MeshState): boolean {
     ensurePrivateDir(this.dir)
     return writeIfChanged(this.stateFile, stableJson(state), 0o600)
+  }
+
+  /** Archived hosts torn down successfully: teardownPending=false (written only after the teardown). */
+  markTornDown(names: string[]): void {
+    if (!names.length) return
+    const state = this.load()
+    for (const a of state.archived) if (names.includes(a.name)) a.teardownPending = false
+    this.save(state)
   }
 
   keyFile(host: string): string {

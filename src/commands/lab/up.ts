@@ -17,6 +17,7 @@ export default class LabUp extends MeshCommand {
     hosts: Flags.integer({char: 'n', description: 'number of hosts', default: 3, min: 1, max: MAX_LAB_HOSTS}),
     dir: dirFlag,
     prefix: prefixFlag,
+    net: Flags.integer({description: 'use 198.18.NET.0/24, so several labs can be up at once', default: 0, min: 0, max: 255}),
   }
 
   async run(): Promise<LabUpResult> {
@@ -25,6 +26,7 @@ export default class LabUp extends MeshCommand {
       hosts: flags.hosts,
       dir: flags.dir,
       prefix: flags.prefix,
+      net: flags.net,
       onProgress: (m) => process.stderr.write(`lab: ${m}\n`),
     })
     this.log(summarize(result))

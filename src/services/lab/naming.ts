@@ -6,6 +6,21 @@ import {UserError} from '../../core/errors.js'
 /** The lab's "public" network (RFC 2544 benchmark range): traffic never leaves the lab's bridge. */
 export const LAB_SUBNET = '198.18.0.0/24'
 export const LAB_GATEWAY = '198.18.0.1'
+/**
+ * Several labs can be up at once on different /24s of 198.18.0.0/15 (`--net N` -> 198.18.N.0/24),
+ * e.g. for test suites running side by side. net 0 is the default lab.
+ */
+export interface LabNet {
+  net: number
+  subnet: string
+  gateway: string
+  hostAddress: (i: number) => string
+}
+
+export function labNet(net = 0): LabNet {
+  if (!Number.isInteger(net) || net < 0 || net > 255) throw new UserError(`lab net ${net} is out of range`, 'use --net 0..255 (198.18.N.0/24)')
+  return {net, subnet: `198.18.${net}.0/24`, gateway: `198.18.${net}.1`, hostAddress: (i) => `198.18.${net}.${i + 1}`}
+}
 /** Addresses .2 … .254 are hosts. */
 export const MAX_LAB_HOSTS = 253
 /** Mesh addresses written into the lab inventory (used only inside the namespaces). */

@@ -20,32 +20,32 @@ export function listLinks(): string[] {
 }
 
 /** Which root-namespace interface already holds the lab gateway address (another lab, or anything else). */
-export function gatewayHolder(): string | null {
+export function gatewayHolder(gateway = LAB_GATEWAY): string | null {
   const res = tryRun('ip', ['-o', '-4', 'addr', 'show'])
-  const line = res.stdout.split('\n').find((l) => l.includes(` ${LAB_GATEWAY}/`))
+  const line = res.stdout.split('\n').find((l) => l.includes(` ${gateway}/`))
   return line ? (/^\d+:\s+(\S+)/.exec(line)?.[1] ?? '?') : null
 }
 
 /** Refuses to build over an existing lab: two bridges on 198.18.0.0/24 would fight over routing. */
-export function assertNetworkFree(prefix: string): void {
+export function assertNetworkFree(prefix: string, gateway = LAB_GATEWAY): void {
   const leftovers = [
     ...listNamespaces().filter((n) => n.startsWith(`${prefix}-host-`)),
     ...listLinks().filter((l) => l.startsWith(`${prefix}-`)),
   ]
   const fix = `run \`mesh lab down --prefix ${prefix}\` (with the --dir of that lab) first`
   if (leftovers.length) throw new UserError(`a lab with prefix "${prefix}" already exists (${leftovers.join(', ')})`, fix)
-  const holder = gatewayHolder()
+  const holder = gatewayHolder(gateway)
   if (holder) {
     throw new UserError(
-      `${LAB_GATEWAY} (the lab gateway) is already on interface ${holder}: another lab is probably up`,
-      holder.endsWith('-br0') ? `run \`mesh lab down --prefix ${holder.slice(0, -4)}\` first` : `remove ${LAB_GATEWAY} from ${holder}`,
+      `${gateway} (the lab gateway) is already on interface ${holder}: another lab is probably up`,
+      holder.endsWith('-br0') ? `run \`mesh lab down --prefix ${holder.slice(0, -4)}\` first, or use another --net` : `remove ${gateway} from ${holder}`,
     )
   }
 }
 
-export function createBridge(bridge: string): void {
+export function createBridge(bridge: string, gateway = LAB_GATEWAY): void {
   run('ip', ['link', 'add', bridge, 'type', 'bridge'])
-  run('ip', ['addr', 'add', `${LAB_GATEWAY}/24`, 'dev', bridge])
+  run('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge])
   run('ip', ['link', 'set', bridge, 'up'])
 }
 

@@ -7,14 +7,12 @@ import {hostMounts, startHost, waitForSsh} from './host.js'
 import {
   DEFAULT_DIR,
   DEFAULT_PREFIX,
-  LAB_GATEWAY,
-  LAB_SUBNET,
   bridgeName,
   checkHostCount,
   checkPrefix,
-  hostAddress,
   hostName,
   hostPaths,
+  labNet,
   labPaths,
   namespaceName,
   vethName,
@@ -30,6 +28,8 @@ export interface LabUpOptions {
   prefix?: string
   /** Per-host bound on waiting for sshd (default 10 s). */
   sshTimeoutMs?: number
+  /** 198.18.<net>.0/24; default 0. */
+  net?: number
   onProgress?: Progress
 }
 
@@ -40,7 +40,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
   const paths = labPaths(opts.dir ?? DEFAULT_DIR)
   const progress = opts.onProgress ?? (() => {})
   const bridge = bridgeName(prefix)
-  assertNetworkFree(prefix)
+  const net = labNet(opts.net)
+  assertNetworkFree(prefix, net.gateway)
 
   const hosts: LabHost[] = Array.from({length: n}, (_, k) => {
     const i = k + 1
@@ -49,7 +50,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
       name: hostName(i),
       namespace: namespaceName(prefix, i),
       veth: vethName(prefix, i),
-      address: hostAddress(i),
+      address: net.hostAddress(i),
       sshPort: 22,
       dir: hp.dir,
       sshdConfig: hp.sshdConfig,
@@ -62,8 +63,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
     prefix,
     dir: paths.dir,
     bridge,
-    subnet: LAB_SUBNET,
-    gateway: LAB_GATEWAY,
+    subnet: net.subnet,
+    gateway: net.gateway,
     createdAt: new Date().toISOString(),
     inventory: paths.inventory,
     identityFile: paths.identity,
@@ -77,8 +78,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
     writeLabState(paths, state)
     progress(`client key ${paths.identity}`)
     const clientKey = generateKey(paths.identity, 'beam-mesh-lab')
-    progress(`bridge ${bridge} ${LAB_GATEWAY}/24`)
-    createBridge(bridge)
+    progress(`bridge ${bridge} ${net.gateway}/24`)
+    createBridge(bridge, net.gateway)
 
     const knownHosts: string[] = []
     for (const host of hosts) {

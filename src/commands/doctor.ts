@@ -1,0 +1,39 @@
+import {Flags} from '@oclif/core'
+
+import {DoctorReport} from '../core/doctor.js'
+import {sshConnector} from '../services/connect.js'
+import {runDoctor} from '../services/doctor.js'
+import {renderFindings, renderMatrix} from '../ui/matrix.js'
+import {stderrProgress} from '../ui/progress.js'
+import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
+
+export default class Doctor extends MeshCommand {
+  static override summary = 'Check the mesh from every host to every peer, through the tunnel: WireGuard, names, EPMD, distribution'
+  static override description =
+    'Read-only. Per host: interface, hostname, /etc/hosts. Per pair: ping, handshake age, name resolution, EPMD NAMES and the ' +
+    'distribution port, dialled from the host through its SSH session. EPMD and distribution must not answer on public addresses. ' +
+    'Prints an N×N matrix and every finding with a fix; exit code 1 on any failure.'
+  static override examples = ['<%= config.bin %> doctor -i inventory/fleet.yaml', '<%= config.bin %> doctor -i inventory/fleet.yaml --json']
+
+  static override flags = {
+    inventory: inventoryFlag,
+    state: stateFlag,
+    concurrency: Flags.integer({description: 'hosts probed at once', default: 8, min: 1, max: 256}),
+    'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
+  }
+
+  async run(): Promise<DoctorReport> {
+    const {flags} = await this.parse(Doctor)
+    const json = this.jsonEnabled()
+    const report = await runDoctor(
+      {inventoryFile: flags.inventory, stateDir: flags.state, concurrency: flags.concurrency},
+      (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
+      stderrProgress(!json && Boolean(process.stderr.isTTY)),
+    )
+    const color = !json && Boolean(process.stdout.isTTY)
+    this.log(renderMatrix(report, {color}))
+    if (report.findings.length) this.log(`\n${renderFindings(report, {color})}`)
+    if (!report.healthy) process.exitCode = 1
+    return report
+  }
+}

@@ -1,0 +1,64 @@
+// `mesh doctor`: probe every host in parallel over SSH, then judge the facts (src/core/doctor.ts).
+import {nodeName} from '../core/beam.js'
+import {DoctorReport, diagnose} from '../core/doctor.js'
+import {HostFacts} from '../core/doctor-facts.js'
+import {Inventory} from '../core/inventory.js'
+import {MeshHost} from '../core/model.js'
+import {Transport} from '../remote/transport.js'
+import type {Connector} from './connect.js'
+import {probeExposure, probeHost} from './doctor-probe.js'
+import {mapLimit} from './limit.js'
+import {loadMesh} from './mesh.js'
+
+export interface DoctorOptions {
+  inventoryFile: string
+  stateDir?: string
+  concurrency?: number
+  /** The controller's clock (epoch seconds): handshake ages are measured against it. */
+  now?: () => number
+}
+
+export interface DoctorProgress {
+  step(host: string, message: string): void
+}
+
+export async function runDoctor(
+  opts: DoctorOptions,
+  makeConnector: (inventory: Inventory) => Connector,
+  progress: DoctorProgress = {step() {}},
+): Promise<DoctorReport> {
+  // Read-only: doctor never creates keys or state (persist: false).
+  const loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: false})
+  const {mesh} = loaded
+  const connect = makeConnector(loaded.inventory)
+  const name = (h: MeshHost) => nodeName(mesh, h)
+  const transports = new Map<string, Transport>()
+  try {
+    const facts = await mapLimit(mesh.hosts, opts.concurrency ?? 8, async (host): Promise<HostFacts> => {
+      try {
+        progress.step(host.name, 'connecting')
+        const t = await connect(host)
+        transports.set(host.name, t)
+        progress.step(host.name, 'probing peers through the tunnel')
+        const f = await probeHost(t, host, {mesh, nodeName: name})
+        progress.step(host.name, 'done')
+        return f
+      } catch (e) {
+        progress.step(host.name, `failed: ${(e as Error).message}`)
+        return {host: host.name, connected: false, connectError: (e as Error).message}
+      }
+    })
+    // Each host's public side is dialled from another connected host: 4369 and dist ports must not answer.
+    await mapLimit(facts, opts.concurrency ?? 8, async (f, i) => {
+      const target = mesh.hosts[i]
+      const from = mesh.hosts.find((h) => h.name !== target.name && transports.has(h.name))
+      if (!from || !f.connected) return
+      const ports = f.localEpmd?.nodes?.map((n) => n.port) ?? []
+      if (!mesh.beam.epmd) ports.push(mesh.beam.distPortMin)
+      f.exposure = await probeExposure(transports.get(from.name)!, target, [...new Set(ports)])
+    })
+    return diagnose(mesh, {nowEpochS: Math.floor((opts.now ?? (() => Date.now() / 1000))()), hosts: facts}, {nodeName: name})
+  } finally {
+    await Promise.all([...transports.values()].map((t) => t.close().catch(() => undefined)))
+  }
+}
