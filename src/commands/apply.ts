@@ -1,17 +1,13 @@
 import {Flags} from '@oclif/core'
 
-import {UserError} from '../core/errors.js'
-import {isNoop} from '../core/plan.js'
-import {ApplyResult, executeApply, planResult, prepareApply} from '../services/apply.js'
+import {prepareApply} from '../services/apply.js'
 import {sshConnector} from '../services/connect.js'
-import {confirm} from '../ui/confirm.js'
-import {colorStyle, plainStyle, renderPlan, renderResult} from '../ui/plan.js'
+import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
+import {colorStyle, plainStyle} from '../ui/plan.js'
 import {stderrProgress} from '../ui/progress.js'
 import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
 
-export interface ApplyOutput extends ApplyResult {
-  dryRun: boolean
-}
+export type ApplyOutput = FlowResult
 
 export default class Apply extends MeshCommand {
   static override summary = 'Push the mesh to every host over SSH: plan, confirm, write safely, bring wg up or sync it hitlessly'
@@ -47,22 +43,7 @@ export default class Apply extends MeshCommand {
       progress,
     )
     try {
-      this.log(renderPlan(session.sessions, style, flags.diff))
-      const pending = session.sessions.filter((s) => s.plan && !isNoop(s.plan))
-      if (flags['dry-run'] || pending.length === 0) {
-        const result = planResult(session)
-        if (!pending.length) this.log('Nothing to change.')
-        if (result.failed) process.exitCode = 1
-        return {...result, dryRun: Boolean(flags['dry-run'])}
-      }
-      if (!flags.yes) {
-        if (!process.stdin.isTTY || json) throw new UserError('apply needs confirmation', 'review the plan with --dry-run, then pass --yes')
-        if (!(await confirm(`Apply these changes to ${pending.length} host(s)?`))) throw new UserError('cancelled, nothing was changed')
-      }
-      const result = await executeApply(session, progress)
-      this.log(renderResult(result, style))
-      if (result.failed) process.exitCode = 1
-      return {...result, dryRun: false}
+      return await planConfirmApply(session, {dryRun: Boolean(flags['dry-run']), yes: flags.yes, json, diff: flags.diff, style, log: (t) => this.log(t), progress})
     } finally {
       await session.close()
     }

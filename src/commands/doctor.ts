@@ -32,7 +32,7 @@ export default class Doctor extends MeshCommand {
     )
     const color = !json && Boolean(process.stdout.isTTY)
     this.log(renderMatrix(report, {color}))
-    if (report.findings.length) this.log(`\n${renderFindings(report, {color})}`)
+    this.log(`\n${renderFindings(report, {color})}`)
     if (!report.healthy) process.exitCode = 1
     return report
   }

@@ -1,9 +1,9 @@
 // The inventory: YAML in, a validated typed model out. Pure: the caller reads the file.
 import ipaddr from 'ipaddr.js'
-import {parseDocument} from 'yaml'
 import {z} from 'zod'
 
 import {FieldIssue, InventoryError} from './errors.js'
+import {loadInventoryYaml} from './inventory-yaml.js'
 import {HOST_LABEL, canonicalIp, isDnsName, isIp, parseSshTarget} from './names.js'
 
 export {type SshTarget, canonicalIp, parseSshTarget} from './names.js'
@@ -18,30 +18,51 @@ export const MAX_HOSTS = 5000
 
 const safePath = z.string().min(1).max(4096).regex(/^[A-Za-z0-9_./@+-]+$/, 'must be a plain path (letters, digits, _ . / @ + -)')
 
+function parsedCidr(s: string, family: 'ipv4' | 'ipv6'): [ipaddr.IPv4 | ipaddr.IPv6, number] | null {
+  try {
+    const parsed = ipaddr.parseCIDR(s)
+    const ok = parsed[0].kind() === family && (family === 'ipv6' || ipaddr.IPv4.isValidFourPartDecimal(s.split('/')[0]))
+    return ok ? parsed : null
+  } catch {
+    return null
+  }
+}
+
+/** ::ffff:a.b.c.d: an IPv4 address in IPv6 clothing; WireGuard and the hosts treat it as neither cleanly. */
+const isV4Mapped = (s: string) => ipaddr.IPv6.isValid(s) && ipaddr.IPv6.parse(s).isIPv4MappedAddress()
+
 const cidr = (family: 'ipv4' | 'ipv6') =>
-  z.string().refine(
-    (s) => {
-      try {
-        const [addr] = ipaddr.parseCIDR(s)
-        return addr.kind() === family && (family === 'ipv6' || ipaddr.IPv4.isValidFourPartDecimal(s.split('/')[0]))
-      } catch {
-        return false
-      }
-    },
-    {message: `must be an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} CIDR like ${family === 'ipv4' ? '10.77.0.0/24' : 'fd77:77::/64'}`},
-  )
+  z
+    .string()
+    .refine((s) => parsedCidr(s, family) !== null, {
+      message: `must be an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} CIDR like ${family === 'ipv4' ? '10.77.0.0/24' : 'fd77:77::/64'}`,
+    })
+    .refine((s) => family === 'ipv4' || !isV4Mapped(s.split('/')[0]), {message: 'is an IPv4-mapped IPv6 prefix (::ffff:…): put IPv4 networks in network.ipv4'})
+    .refine(
+      (s) => {
+        const p = parsedCidr(s, family)
+        // Host bits set (10.77.0.9/24) usually means a typo; say which network the user probably meant.
+        return !p || p[0].toString() === networkOf(s, family)
+      },
+      {message: 'has host bits set: give the network address itself (e.g. 10.77.0.0/24, not 10.77.0.9/24)'},
+    )
+
+const networkOf = (s: string, family: 'ipv4' | 'ipv6') =>
+  (family === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(s) : ipaddr.IPv6.networkAddressFromCIDR(s)).toString()
 
 const HostSchema = z
   .object({
     name: z.string().regex(HOST_LABEL, 'must be a short hostname: letters, digits and inner hyphens, at most 60 characters, no dots'),
     endpoint: z
       .string()
-      .refine((s) => isIp(s) || isDnsName(s), 'must be a public IPv4/IPv6 address or a DNS name'),
+      .refine((s) => isIp(s) || isDnsName(s), 'must be a public IPv4/IPv6 address or a DNS name')
+      .refine((s) => !isV4Mapped(s), 'is an IPv4-mapped IPv6 address (::ffff:…): write the plain IPv4 address'),
     ssh: z.string().optional(),
     address: z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), 'must be an IPv4 address inside network.ipv4').optional(),
     address6: z
       .string()
       .refine((s) => ipaddr.IPv6.isValid(s), 'must be an IPv6 address inside network.ipv6')
+      .refine((s) => !isV4Mapped(s), 'is an IPv4-mapped IPv6 address (::ffff:…): pin IPv4 addresses in address')
       .optional(),
     listenPort: z.number().int().min(1).max(65535).optional(),
   })
@@ -113,11 +134,18 @@ const FIXES: Record<string, string> = {
   distPortMin: 'use a port from 1024 to 65535, e.g. 9100',
   distPortMax: 'use a port from 1024 to 65535, e.g. 9105',
   user: 'use a Unix user name such as root or deploy',
+  network: 'add a network: mapping with ipv4: (e.g. 10.77.0.0/24) and/or ipv6:',
+  beam: 'make beam: a mapping (see the inventory reference in the README), or remove it for the defaults',
+  presharedKeys: 'use true or false (YAML 1.2: yes/no are strings)',
+  epmd: 'use true or false',
+  firewall: 'use true or false',
 }
 
 function fixFor(path: (string | number)[], message: string): string {
   const last = [...path].reverse().find((p) => typeof p === 'string') as string | undefined
   if (message.startsWith('unknown key')) return 'remove the key or fix its spelling (see the inventory reference in the README)'
+  // hosts[3] itself is wrong (not a mapping): the fix is about the entry, not the list.
+  if (path.length === 2 && path[0] === 'hosts' && typeof path[1] === 'number') return 'write each host as a mapping with name: and endpoint:'
   return (last && FIXES[last]) ?? 'correct the value as described (see the inventory reference in the README)'
 }
 
@@ -143,18 +171,7 @@ function walkStrings(value: unknown, path: (string | number)[], out: {path: (str
 
 /** Parse and validate inventory YAML. Throws InventoryError listing every problem found. */
 export function parseInventory(text: string, file: string): Inventory {
-  const doc = parseDocument(text, {uniqueKeys: true, prettyErrors: true})
-  if (doc.errors.length > 0) {
-    throw new InventoryError(
-      file,
-      doc.errors.map((e) => ({
-        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(yaml)',
-        message: `YAML syntax error: ${e.message.split('\n')[0]}`,
-        fix: 'fix the YAML syntax at that position (indentation, colons, quotes)',
-      })),
-    )
-  }
-  const raw: unknown = doc.toJS({maxAliasCount: 100})
+  const raw = loadInventoryYaml(text, file)
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InventoryError(file, [
       {path: '(top level)', message: 'the inventory must be a mapping with network: and hosts:', fix: 'start from inventory/example.yaml'},

@@ -70,3 +70,24 @@ export function peerKeys(text: string): string[] {
 export function redactSecrets(text: string): string {
   return text.replace(/^(\s*(?:PrivateKey|PresharedKey)\s*=\s*).*$/gim, '$1(secret)')
 }
+
+/**
+ * Public key -> name for each [Peer] of a config we rendered (the "# <name>" comment just above it);
+ * a peer without such a comment is named by the start of its public key (public keys are not secret).
+ */
+export function peerNames(text: string): Map<string, string> {
+  const out = new Map<string, string>()
+  const lines = text.split('\n').map((l) => l.trim())
+  let name: string | null = null
+  let inPeer = false
+  lines.forEach((line, i) => {
+    if (/^\[peer\]$/i.test(line)) {
+      const prev = lines[i - 1] ?? ''
+      name = prev.startsWith('#') ? prev.slice(1).trim() : null
+      inPeer = true
+    } else if (/^\[/.test(line)) inPeer = false
+    const m = inPeer ? /^publickey\s*=\s*(\S+)$/i.exec(line) : null
+    if (m) out.set(m[1], name || `key ${m[1].slice(0, 8)}…`)
+  })
+  return out
+}

@@ -15,64 +15,66 @@ export interface ExecRequest {
   timeoutMs?: number
 }
 
-function openChannel(client: Client, req: ExecRequest): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => {
+export function execCommand(client: Client, req: ExecRequest): Promise<RunResult> {
+  return new Promise<RunResult>((resolve, reject) => {
+    const cannotStart = (e: Error) => new ConnectionError(req.where, `cannot start \`${req.command}\`: ${e.message}`)
     try {
+      // The listeners must be attached inside this callback, synchronously: ssh2 calls it while
+      // parsing the CHANNEL_SUCCESS packet, and the same socket chunk may already carry the
+      // command's output, exit-status, EOF and CLOSE. 'exit' is a plain event, not buffered like
+      // stream data, so a listener attached a microtask later (after an await) would miss it.
       client.exec(req.command, (err, channel) => {
-        if (err) reject(new ConnectionError(req.where, `cannot start \`${req.command}\`: ${err.message}`))
-        else resolve(channel)
+        if (err) reject(cannotStart(err))
+        else collect(channel, req, resolve, reject)
       })
     } catch (err) {
       // ssh2 throws synchronously when the connection is already gone.
-      reject(new ConnectionError(req.where, `cannot start \`${req.command}\`: ${(err as Error).message}`))
+      reject(cannotStart(err as Error))
     }
   })
 }
 
-export async function execCommand(client: Client, req: ExecRequest): Promise<RunResult> {
-  const channel = await openChannel(client, req)
-  return new Promise<RunResult>((resolve, reject) => {
-    const out = new StringDecoder('utf8')
-    const err = new StringDecoder('utf8')
-    let stdout = ''
-    let stderr = ''
-    let exit: {code: number | null; signal?: string} | undefined
-    let timer: NodeJS.Timeout | undefined
-    let settled = false
-    const settle = (fn: () => void) => {
-      if (settled) return
-      settled = true
-      if (timer) clearTimeout(timer)
-      fn()
-    }
-    if (req.timeoutMs !== undefined && req.timeoutMs > 0) {
-      timer = setTimeout(() => {
-        // Ask the server to kill the process (OpenSSH >= 7.9 honours it), then drop the channel.
-        try {
-          channel.signal('KILL')
-        } catch {}
-        channel.close()
-        settle(() => reject(new CommandTimeoutError(req.where, req.command, req.timeoutMs!)))
-      }, req.timeoutMs)
-    }
-    channel.on('data', (d: Buffer) => (stdout += out.write(d)))
-    channel.stderr.on('data', (d: Buffer) => (stderr += err.write(d)))
-    channel.on('exit', (code: number | null, signal?: string) => {
-      exit = code === null ? {code: null, signal} : {code}
-    })
-    channel.on('error', (e: Error) => settle(() => reject(new ConnectionError(req.where, `\`${req.command}\`: ${e.message}`))))
-    channel.on('close', () => {
-      settle(() => {
-        stdout += out.end()
-        stderr += err.end()
-        if (!exit) {
-          reject(new ConnectionError(req.where, `connection lost while running \`${req.command}\` (no exit status)`))
-          return
-        }
-        resolve({...exit, stdout, stderr})
-      })
-    })
-    if (req.stdin !== undefined) channel.end(req.stdin)
-    else channel.end()
+function collect(channel: ClientChannel, req: ExecRequest, resolve: (r: RunResult) => void, reject: (e: Error) => void): void {
+  const out = new StringDecoder('utf8')
+  const err = new StringDecoder('utf8')
+  let stdout = ''
+  let stderr = ''
+  let exit: {code: number | null; signal?: string} | undefined
+  let timer: NodeJS.Timeout | undefined
+  let settled = false
+  const settle = (fn: () => void) => {
+    if (settled) return
+    settled = true
+    if (timer) clearTimeout(timer)
+    fn()
+  }
+  if (req.timeoutMs !== undefined && req.timeoutMs > 0) {
+    timer = setTimeout(() => {
+      // Ask the server to kill the process (OpenSSH >= 7.9 honours it), then drop the channel.
+      try {
+        channel.signal('KILL')
+      } catch {}
+      channel.close()
+      settle(() => reject(new CommandTimeoutError(req.where, req.command, req.timeoutMs!)))
+    }, req.timeoutMs)
+  }
+  channel.on('data', (d: Buffer) => (stdout += out.write(d)))
+  channel.stderr.on('data', (d: Buffer) => (stderr += err.write(d)))
+  channel.on('exit', (code: number | null, signal?: string) => {
+    exit = code === null ? {code: null, signal} : {code}
   })
+  channel.on('error', (e: Error) => settle(() => reject(new ConnectionError(req.where, `\`${req.command}\`: ${e.message}`))))
+  channel.on('close', () => {
+    settle(() => {
+      stdout += out.end()
+      stderr += err.end()
+      if (!exit) {
+        reject(new ConnectionError(req.where, `connection lost while running \`${req.command}\` (no exit status)`))
+        return
+      }
+      resolve({...exit, stdout, stderr})
+    })
+  })
+  if (req.stdin !== undefined) channel.end(req.stdin)
+  else channel.end()
 }

@@ -12,6 +12,8 @@ import type {Connector} from './connect.js'
 import {mapLimit} from './limit.js'
 import {LoadedMesh, loadMesh} from './mesh.js'
 import {executeHostPlan} from './apply-host.js'
+import {RotationResult, runLifecycle} from './lifecycle.js'
+import {TeardownResult, TeardownSession, closeTeardowns, plannedTeardown, prepareTeardowns} from './teardown.js'
 
 
 /** Events for the UI; the service never formats output itself. */
@@ -41,11 +43,15 @@ export interface HostSession {
 export interface ApplySession {
   loaded: LoadedMesh
   sessions: HostSession[]
+  /** Hosts removed from the inventory whose teardown is pending (full applies only, not --hosts). */
+  teardowns: TeardownSession[]
   concurrency: number
+  /** Set on SIGINT: hosts not yet started are skipped; hosts in flight finish (every write is atomic). */
+  interrupted: boolean
   close(): Promise<void>
 }
 
-export type HostStatus = 'unchanged' | 'changed' | 'failed' | 'restored' | 'unreachable'
+export type HostStatus = 'unchanged' | 'changed' | 'failed' | 'restored' | 'unreachable' | 'skipped'
 
 export interface HostResult {
   name: string
@@ -61,6 +67,9 @@ export interface ApplyResult {
   hosts: HostResult[]
   changed: number
   failed: number
+  teardowns?: TeardownResult[]
+  rotation?: RotationResult
+  warnings?: string[]
 }
 
 function selectHosts(all: MeshHost[], wanted?: string[]): MeshHost[] {
@@ -83,13 +92,15 @@ export async function prepareApply(
   const connect = makeConnector(loaded.inventory)
   const targets = new Set(selectHosts(loaded.mesh.hosts, opts.hosts).map((h) => h.name))
   const lock: Lock = acquireLock(loaded.store.dir, 'apply')
-  const desired = desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, extraFiles: beamFilesFor(loaded)})
+  const desired = desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded)})
   const sessions: HostSession[] = desired.filter((d) => targets.has(d.host.name)).map((d) => ({host: d.host, desired: d}))
   const concurrency = opts.concurrency ?? 8
   const iface = loaded.mesh.interface
 
+  let teardowns: TeardownSession[] = []
   const close = async () => {
     await Promise.all(sessions.map((s) => s.remote?.t.close().catch(() => undefined)))
+    await closeTeardowns(teardowns)
     lock.release()
   }
   try {
@@ -107,21 +118,26 @@ export async function prepareApply(
         progress.step(s.host.name, `failed: ${s.error}`)
       }
     })
+    if (!opts.hosts?.length) {
+      teardowns = await prepareTeardowns(loaded.store.load().archived, connect, iface, concurrency, progress.step.bind(progress))
+    }
   } catch (e) {
     await close()
     throw e
   }
-  return {loaded, sessions, concurrency, close}
+  return {loaded, sessions, teardowns, concurrency, interrupted: false, close}
 }
 
 export function planResult(session: ApplySession): ApplyResult {
-  return summarize(
+  const teardowns = session.teardowns.map(plannedTeardown)
+  const planned = summarize(
     session.sessions.map((s) =>
       s.plan
         ? {...describePlan(s.plan), status: isNoop(s.plan) ? 'unchanged' : 'changed'}
         : {name: s.host.name, status: 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, notes: []},
     ),
   )
+  return teardowns.length ? {...planned, teardowns} : planned
 }
 
 export function describePlan(plan: HostPlan): Omit<HostResult, 'status'> {
@@ -138,19 +154,26 @@ function summarize(hosts: HostResult[]): ApplyResult {
   return {
     hosts,
     changed: hosts.filter((h) => h.status === 'changed').length,
-    failed: hosts.filter((h) => ['failed', 'restored', 'unreachable'].includes(h.status)).length,
+    failed: hosts.filter((h) => ['failed', 'restored', 'unreachable', 'skipped'].includes(h.status)).length,
   }
 }
 
+/** Host plans (in the order a key rotation needs), then teardowns of removed hosts, then the rotation's commit. */
 export async function executeApply(session: ApplySession, progress: ApplyProgress = silentProgress): Promise<ApplyResult> {
+  const {hosts, teardowns, rotation, warnings} = await runLifecycle(session, (list) => executeHosts(session, list, progress), progress)
+  const result = summarize(hosts)
+  return {...result, failed: result.failed + teardowns.filter((t) => t.status === 'failed').length, teardowns, rotation, warnings}
+}
+
+async function executeHosts(session: ApplySession, list: HostSession[], progress: ApplyProgress): Promise<HostResult[]> {
   const iface = session.loaded.mesh.interface
-  const results = await mapLimit(session.sessions, session.concurrency, async (s): Promise<HostResult> => {
+  return mapLimit(list, session.concurrency, async (s): Promise<HostResult> => {
     if (!s.plan || !s.remote || !s.facts) {
       return {name: s.host.name, status: 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, notes: []}
     }
     if (isNoop(s.plan)) return {...describePlan(s.plan), status: 'unchanged'}
+    if (session.interrupted) return {...describePlan(s.plan), status: 'skipped', error: 'interrupted before this host was started'}
     const peers = session.loaded.mesh.hosts.filter((h) => h.name !== s.host.name).map((h) => h.publicKey)
     return executeHostPlan(s.remote, s.plan, s.facts, {iface, peers, progress: (m) => progress.step(s.host.name, m)})
   })
-  return summarize(results)
 }

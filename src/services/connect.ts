@@ -6,7 +6,8 @@ import {MeshHost} from '../core/model.js'
 import {ConnectOptions, connect, connectOptionsFrom} from '../remote/ssh.js'
 import {Transport} from '../remote/transport.js'
 
-export type Connector = (host: MeshHost) => Promise<Transport>
+/** Only the name and SSH target are used, so an archived host (no longer a MeshHost) can be reached too. */
+export type Connector = (host: Pick<MeshHost, 'name' | 'ssh'>) => Promise<Transport>
 
 const relativeTo = (base: string, p?: string) => (p === undefined || isAbsolute(p) || p.startsWith('~') ? p : resolve(base, p))
 

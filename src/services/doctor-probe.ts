@@ -132,10 +132,9 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext)
 /** Host `target`'s public side, dialled from a peer's session: 4369 and the dist ports must not answer. */
 export async function probeExposure(from: Transport, target: MeshHost, distPorts: number[]): Promise<HostFacts['exposure']> {
   if (!target.endpointIp) return undefined
-  const epmd = await openFrom(from, target.endpointIp, EPMD_PORT)
-  epmd.socket?.destroy()
-  const dist = await Promise.all(
-    distPorts.map(async (port) => {
+  // All at once: behind a dropping firewall (the healthy case) each probe waits out its full timeout.
+  const [epmd, ...dist] = await Promise.all(
+    [EPMD_PORT, ...distPorts].map(async (port) => {
       const c = await openFrom(from, target.endpointIp!, port)
       c.socket?.destroy()
       return {port, state: c.state}

@@ -9,6 +9,7 @@ import {InventoryError, UserError} from '../core/errors.js'
 import {Inventory, parseInventory} from '../core/inventory.js'
 import {HostAssignment, Mesh, buildMesh, sshTargetOf} from '../core/model.js'
 import {generatePresharedKey, generatePrivateKey, isWgKey, publicKeyOf} from '../core/wgkeys.js'
+import {pendingFile} from '../state/rotation.js'
 import {ArchivedHost, HostState, MeshState, StateStore, defaultStateDir} from '../state/store.js'
 
 /** Inventories are small; a huge file is a mistake (or hostile), so refuse it before parsing. */
@@ -29,6 +30,10 @@ export interface LoadedMesh {
   notes: string[]
   createdKeys: string[]
   archivedNow: string[]
+  /** Hosts with a pending key (keys/<host>.key.next): a rotation is under way and the mesh uses the new key. */
+  pendingKeys: string[]
+  /** Pending preshared key files (secrets/<a>+<b>.psk, whose .next is in use). */
+  pendingPsks: string[]
   stateChanged: boolean
 }
 
@@ -111,16 +116,28 @@ export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions)
     if (created) createdKeys.push(name)
   }
 
-  const presharedKeys = inventory.network.presharedKeys ? pairKeys(store, inventory.hosts.map((h) => h.name), persist) : undefined
+  // A rotation under way: the mesh is rendered with the pending key; state.json keeps the committed one.
+  const committed = new Map<string, string>()
+  for (const h of inventory.hosts) {
+    const next = store.readSecret(pendingFile(store.keyFile(h.name)))
+    if (next === null || !privateKeys.has(h.name)) continue
+    if (!isWgKey(next)) throw new UserError(`${pendingFile(store.keyFile(h.name))} does not hold a WireGuard private key`, 'delete it and run `mesh rotate-keys` again')
+    committed.set(h.name, publicKeyOf(privateKeys.get(h.name)!))
+    privateKeys.set(h.name, next)
+  }
+  const pendingPsks: string[] = []
+  const presharedKeys = inventory.network.presharedKeys ? pairKeys(store, inventory.hosts.map((h) => h.name), persist, pendingPsks) : undefined
 
   const assignments = new Map<string, HostAssignment>()
   const hosts: Record<string, HostState> = {}
   for (const h of inventory.hosts) {
     const publicKey = publicKeyOf(privateKeys.get(h.name)!)
+    const committedKey = committed.get(h.name) ?? publicKey
     const prev = state.hosts[h.name]
-    if (prev && prev.publicKey !== publicKey) notes.push(`${h.name}: key file changed outside mesh (public key differs from state.json); peers will get the new key`)
+    if (prev && prev.publicKey !== committedKey) notes.push(`${h.name}: key file changed outside mesh (public key differs from state.json); peers will get the new key`)
     const entry = {ipv4: v4?.assigned.get(h.name), ipv6: v6?.assigned.get(h.name), publicKey}
-    hosts[h.name] = {...entry, endpoint: h.endpoint, ssh: sshTargetOf(h, inventory)}
+    const pendingPublicKey = committed.has(h.name) ? publicKey : undefined
+    hosts[h.name] = {...entry, publicKey: committedKey, pendingPublicKey, endpoint: h.endpoint, ssh: sshTargetOf(h, inventory)}
     assignments.set(h.name, entry)
   }
 
@@ -148,12 +165,14 @@ export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions)
     notes,
     createdKeys,
     archivedNow,
+    pendingKeys: [...committed.keys()],
+    pendingPsks,
     stateChanged,
   }
 }
 
-/** One preshared key per pair of hosts, in secrets/<a>+<b>.psk (names sorted), created once and kept. */
-function pairKeys(store: StateStore, names: string[], persist: boolean): Map<string, Map<string, string>> {
+/** One preshared key per pair of hosts, in secrets/<a>+<b>.psk (names sorted), created once and kept (a .next beside it is in rotation). */
+function pairKeys(store: StateStore, names: string[], persist: boolean, pending: string[]): Map<string, Map<string, string>> {
   const byHost = new Map(names.map((n) => [n, new Map<string, string>()]))
   const sorted = [...names].sort()
   for (let i = 0; i < sorted.length; i++) {
@@ -162,7 +181,9 @@ function pairKeys(store: StateStore, names: string[], persist: boolean): Map<str
       const file = join(store.secretsDir, `${a}+${b}.psk`)
       const existing = store.readSecret(file)
       if (existing === null && !persist) throw new UserError(`no preshared key yet for ${a} and ${b}`, 'run `mesh init` first')
-      const psk = existing ?? store.secret(file, generatePresharedKey).value
+      const next = existing === null ? null : store.readSecret(pendingFile(file))
+      if (next !== null) pending.push(file)
+      const psk = next ?? existing ?? store.secret(file, generatePresharedKey).value
       if (!isWgKey(psk)) throw new UserError(`${file} does not hold a WireGuard preshared key`, 'restore it from a backup, or delete it to make a new one')
       byHost.get(a)!.set(b, psk)
       byHost.get(b)!.set(a, psk)

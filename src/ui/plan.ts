@@ -2,8 +2,10 @@
 import {structuredPatch} from 'diff'
 
 import {FileChange, HostPlan, isNoop} from '../core/plan.js'
+import {describePeerDelta, describeTeardown, peerDelta} from '../core/teardown.js'
 import {redactSecrets} from '../core/wgconf.js'
 import type {ApplyResult, HostSession} from '../services/apply.js'
+import type {TeardownSession} from '../services/teardown.js'
 
 export interface Style {
   red(s: string): string
@@ -20,7 +22,10 @@ export const colorStyle: Style = {red: wrap(31, 39), green: wrap(32, 39), yellow
 /** A unified diff of one file; secret values never appear, only that they changed. */
 export function renderFileDiff(change: FileChange, style: Style): string[] {
   const before = change.before ?? ''
-  const show = (s: string) => (change.secret ? redactSecrets(s) : s)
+  // A wg config keeps its structure with the key values masked; any other secret file (the cookie) is
+  // nothing but the secret, so every line of it is masked.
+  const mask = (s: string) => (change.path.endsWith('.conf') ? redactSecrets(s) : s.replace(/^.+$/gm, '(secret)'))
+  const show = (s: string) => (change.secret ? mask(s) : s)
   const patch = structuredPatch(change.path, change.path, show(before), show(change.after), '', '', {context: 2})
   const out: string[] = []
   for (const hunk of patch.hunks) {
@@ -40,6 +45,8 @@ export function renderHostPlan(plan: HostPlan, style: Style, withDiff: boolean):
   const lines = [`${style.bold(plan.name)}:`]
   for (const f of plan.files) {
     lines.push(`  ${f.kind === 'create' ? style.green('+') : style.yellow('~')} ${f.path}${f.kind === 'create' ? ' (new)' : ''}`)
+    const peers = f.path.endsWith('.conf') && f.secret && f.before !== null ? describePeerDelta(peerDelta(f.before, f.after)) : null
+    if (peers) lines.push(`    ${style.yellow(peers)}`)
     if (withDiff) lines.push(...renderFileDiff(f, style))
   }
   if (plan.iface.kind !== 'none') {
@@ -50,11 +57,15 @@ export function renderHostPlan(plan: HostPlan, style: Style, withDiff: boolean):
   return lines
 }
 
-export function renderPlan(sessions: HostSession[], style: Style, withDiff = true): string {
+export function renderPlan(sessions: HostSession[], style: Style, withDiff = true, teardowns: TeardownSession[] = []): string {
   const lines: string[] = []
   for (const s of sessions) {
     if (s.plan) lines.push(...renderHostPlan(s.plan, style, withDiff))
     else lines.push(`${style.bold(s.host.name)}: ${style.red(`unreachable: ${s.error ?? 'unknown error'}`)}`)
+  }
+  for (const t of teardowns) {
+    const what = t.plan && t.remote ? describeTeardown(t.plan, t.remote.iface) : style.yellow(`unreachable, teardown postponed: ${t.error ?? 'unknown error'}`)
+    lines.push(`${style.bold(t.archived.name)} (removed from the inventory): ${t.plan?.steps.length ? style.red(what) : what}`)
   }
   return lines.join('\n')
 }
@@ -62,10 +73,20 @@ export function renderPlan(sessions: HostSession[], style: Style, withDiff = tru
 export function renderResult(result: ApplyResult, style: Style): string {
   const width = Math.max(...result.hosts.map((h) => h.name.length), 4)
   const lines = result.hosts.map((h) => {
-    const status = ['failed', 'restored', 'unreachable'].includes(h.status) ? style.red(h.status) : h.status === 'changed' ? style.green(h.status) : h.status
+    const status = ['failed', 'restored', 'unreachable', 'skipped'].includes(h.status) ? style.red(h.status) : h.status === 'changed' ? style.green(h.status) : h.status
     const detail = h.error ? `: ${h.error}` : h.iface !== 'none' ? ` (${h.iface})` : ''
     return `  ${h.name.padEnd(width)}  ${status}${detail}${h.notes.length ? `\n${h.notes.map((n) => `  ${' '.repeat(width)}  note: ${n}`).join('\n')}` : ''}`
   })
+  for (const t of result.teardowns ?? []) {
+    const status = t.status === 'failed' || t.status === 'unreachable' ? style.red(t.status) : style.green(t.status)
+    lines.push(`  ${t.name.padEnd(width)}  ${status} (removed from the inventory)${t.error ? `: ${t.error}` : ''}`)
+  }
+  if (result.rotation) {
+    const r = result.rotation
+    const what = [r.hosts.length ? `keys of ${r.hosts.join(', ')}` : '', r.psks ? `${r.psks} preshared key(s)` : ''].filter(Boolean).join(' and ')
+    lines.push(r.committed ? `rotation of ${what}: done, new keys committed` : style.red(`rotation of ${what}: NOT finished: ${r.reason}`))
+  }
+  for (const w of result.warnings ?? []) lines.push(style.yellow(`warning: ${w}`))
   lines.push(`${result.changed} changed, ${result.hosts.length - result.changed - result.failed} unchanged, ${result.failed} failed`)
   return lines.join('\n')
 }

@@ -62,6 +62,8 @@ export interface StartLabOptions {
   prefix?: string
   /** Default: a fresh directory under the system temp dir, removed by stopLab. */
   dir?: string
+  /** The lab's /24: 198.18.<net>.0/24 (default 0), so suites can run labs side by side. */
+  net?: number
 }
 
 const ownedDirs = new WeakMap<Lab, string>()
@@ -72,7 +74,7 @@ export async function startLab(n: number, opts: StartLabOptions = {}): Promise<L
   const progress = process.env.LAB_VERBOSE ? (m: string) => console.error(`lab: ${m}`) : undefined
   let result: LabUpResult
   try {
-    result = await labUp({hosts: n, dir, prefix, onProgress: progress})
+    result = await labUp({hosts: n, dir, prefix, net: opts.net, onProgress: progress})
   } catch (err) {
     if (!opts.dir) rmSync(dir, {recursive: true, force: true})
     throw err

@@ -1,0 +1,68 @@
+import {Args, Flags} from '@oclif/core'
+
+import {prepareApply} from '../services/apply.js'
+import {sshConnector} from '../services/connect.js'
+import {startRotation} from '../services/rotate.js'
+import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
+import {colorStyle, plainStyle} from '../ui/plan.js'
+import {stderrProgress} from '../ui/progress.js'
+import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
+
+export interface RotateOutput extends FlowResult {
+  kind: 'keys' | 'psks'
+  created: string[]
+  resumed: string[]
+}
+
+export default class RotateKeys extends MeshCommand {
+  static override summary = 'New WireGuard key pairs (or preshared keys) for some or all hosts, rolled out with one handshake of outage'
+  static override description =
+    'Writes the new keys beside the old ones as pending (.next, 0600), pushes them (peers first, then the rotated hosts, ' +
+    'all with wg syncconf) and commits them only when every host runs them. An interrupted rotation is finished by ' +
+    're-running rotate-keys or apply.'
+  static override examples = [
+    '<%= config.bin %> rotate-keys -i inventory/fleet.yaml --yes',
+    '<%= config.bin %> rotate-keys Host-B -i inventory/fleet.yaml --yes',
+    '<%= config.bin %> rotate-keys --psk -i inventory/fleet.yaml --yes',
+  ]
+
+  static override strict = false
+  static override args = {hosts: Args.string({description: 'host names (default: all)'})}
+  static override flags = {
+    inventory: inventoryFlag,
+    state: stateFlag,
+    psk: Flags.boolean({description: 'rotate the per-pair preshared keys (of pairs with a named host) instead of key pairs'}),
+    'dry-run': Flags.boolean({description: 'show the plan and change nothing'}),
+    yes: Flags.boolean({char: 'y', description: 'rotate without asking'}),
+    concurrency: Flags.integer({description: 'hosts worked on at once', default: 8, min: 1, max: 256}),
+    'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
+    diff: Flags.boolean({description: 'show file diffs in the plan', default: true, allowNo: true}),
+  }
+
+  async run(): Promise<RotateOutput> {
+    const {argv, flags} = await this.parse(RotateKeys)
+    const json = this.jsonEnabled()
+    const style = !json && process.stdout.isTTY ? colorStyle : plainStyle
+    const progress = stderrProgress(!json)
+    const started = startRotation({inventoryFile: flags.inventory, stateDir: flags.state, hosts: argv as string[], psk: flags.psk})
+    let done = false // once hosts may have the new keys, the pending files must stay until committed
+    try {
+      const session = await prepareApply(
+        {inventoryFile: flags.inventory, stateDir: flags.state, concurrency: flags.concurrency},
+        (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
+        progress,
+      )
+      try {
+        const dryRun = Boolean(flags['dry-run'])
+        const onExecute = () => (done = true)
+        const result = await planConfirmApply(session, {dryRun, yes: flags.yes, json, diff: flags.diff, style, log: (t) => this.log(t), progress, onExecute})
+        return {...result, kind: started.kind, created: started.created, resumed: started.resumed}
+      } finally {
+        await session.close()
+      }
+    } finally {
+      // A dry run or a refused confirmation leaves no pending key behind for a later apply to roll out.
+      if (!done) started.discard()
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// What `mesh apply` does beyond pushing configs: finishing a key rotation (ordered so the outage is one
+// handshake, then committed only when every host runs the new keys) and tearing down removed hosts.
+import {commitRotation} from '../state/rotation.js'
+import {nudgePeers} from '../remote/teardown-ops.js'
+import type {ApplyProgress, ApplySession, HostResult, HostSession} from './apply.js'
+import {TeardownResult, executeTeardowns} from './teardown.js'
+
+export interface RotationResult {
+  /** Hosts whose new key was rolled out in this run. */
+  hosts: string[]
+  /** Pairs whose new preshared key was rolled out. */
+  psks: number
+  /** The new secrets replaced the old ones in the state dir (false: re-run `mesh apply` to finish). */
+  committed: boolean
+  reason?: string
+}
+
+export interface LifecycleResult {
+  hosts: HostResult[]
+  teardowns: TeardownResult[]
+  rotation?: RotationResult
+  warnings: string[]
+}
+
+const OK = new Set(['changed', 'unchanged'])
+
+/** Anything to do besides host plans: teardowns (or just recording them) and committing a rotation. */
+export function lifecycleWork(session: ApplySession): {remote: number; any: boolean} {
+  const remote = session.teardowns.filter((t) => t.plan?.steps.length).length
+  const rotating = session.loaded.pendingKeys.length + session.loaded.pendingPsks.length > 0
+  return {remote, any: rotating || session.teardowns.some((t) => t.plan)}
+}
+
+/**
+ * WireGuard knows a peer only by its public key, so no order is lossless. Peers go first: they drop the
+ * rotated host's old session and wait for its new key. Then the rotated hosts switch keys (which also
+ * lets them start a handshake at once) and send a packet to every peer: the outage is the time between
+ * the two phases plus one handshake. A host rotated together with its peer is in the second phase too.
+ */
+export async function runLifecycle(
+  session: ApplySession,
+  execHosts: (list: HostSession[]) => Promise<HostResult[]>,
+  progress: ApplyProgress,
+): Promise<LifecycleResult> {
+  const {loaded} = session
+  const rotated = new Set(loaded.pendingKeys)
+  const peers = session.sessions.filter((s) => !rotated.has(s.host.name))
+  const keyed = session.sessions.filter((s) => rotated.has(s.host.name))
+  const releaseAll = () => peers.forEach((p) => releases.get(p)?.())
+  const nudge = (s: HostSession) => {
+    progress.step(s.host.name, 'nudging peers to handshake with the new key')
+    const ips = loaded.mesh.hosts.filter((h) => h.name !== s.host.name).map((h) => h.ipv4 ?? h.ipv6).filter(Boolean) as string[]
+    return nudgePeers(s.remote!, ips)
+  }
+  const [first, second] = await Promise.all([execHosts(peers.map(signalSync)).finally(releaseAll), execHosts(gate(keyed, peers, nudge))])
+  const byName = new Map([...first, ...second].map((r) => [r.name, r]))
+  const hosts = session.sessions.map((s) => byName.get(s.host.name)!)
+
+  const teardowns = await executeTeardowns(session.teardowns, loaded.store, session.concurrency, progress.step.bind(progress))
+  const warnings = teardowns
+    .filter((t) => t.status === 'unreachable')
+    .map((t) => `${t.name}: removed from the inventory but unreachable (${t.error}); teardown stays pending, the next apply retries it`)
+  return {hosts, teardowns, rotation: finishRotation(session, hosts), warnings}
+}
+
+// The two phases overlap as far as they can: the rotated hosts write their files while the peers do, and only
+// their `wg syncconf` waits until every peer has passed its own. Done by wrapping RemoteHost.syncconf, so the
+// per-host executor (and its rollback) stays the same for every apply.
+const synced = new WeakMap<HostSession, Promise<void>>()
+const releases = new WeakMap<HostSession, () => void>()
+
+function signalSync(s: HostSession): HostSession {
+  let done!: () => void
+  synced.set(s, new Promise<void>((resolve) => (done = resolve)))
+  releases.set(s, done)
+  if (s.remote) {
+    const sync = s.remote.syncconf.bind(s.remote)
+    s.remote.syncconf = (n) => sync(n).finally(done)
+  }
+  if (!s.plan || s.plan.iface.kind !== 'syncconf') done()
+  return s
+}
+
+function gate(keyed: HostSession[], peers: HostSession[], nudge: (s: HostSession) => Promise<void>): HostSession[] {
+  for (const s of keyed) {
+    if (!s.remote) continue
+    const sync = s.remote.syncconf.bind(s.remote)
+    s.remote.syncconf = async (n) => {
+      // A peer that fails before its syncconf signals when its whole phase ends (releaseAll).
+      await Promise.all(peers.map((p) => synced.get(p)))
+      await sync(n)
+      void nudge(s) // at once, on a channel of its own, while the executor goes on verifying
+    }
+  }
+  return keyed
+}
+
+function finishRotation(session: ApplySession, hosts: HostResult[]): RotationResult | undefined {
+  const {loaded} = session
+  if (!loaded.pendingKeys.length && !loaded.pendingPsks.length) return undefined
+  const base = {hosts: loaded.pendingKeys, psks: loaded.pendingPsks.length}
+  const touched = new Set(session.sessions.map((s) => s.host.name))
+  const notTouched = loaded.mesh.hosts.filter((h) => !touched.has(h.name)).map((h) => h.name)
+  if (notTouched.length) return {...base, committed: false, reason: `not applied to ${notTouched.join(', ')} (--hosts): run a full apply to finish`}
+  const bad = hosts.filter((h) => !OK.has(h.status)).map((h) => `${h.name} (${h.status})`)
+  if (bad.length) return {...base, committed: false, reason: `not every host runs the new keys: ${bad.join(', ')}; re-run to finish`}
+  commitRotation(loaded.store, loaded.pendingKeys, loaded.pendingPsks)
+  return {...base, committed: true}
+}

@@ -1,0 +1,95 @@
+// Hosts removed from the inventory (archived in state.json with teardownPending): connect with the SSH
+// target recorded while they were members, plan their teardown from facts, execute it, and only then
+// record teardownPending=false. An unreachable host is a warning, not a failed apply: it stays pending,
+// and the next `mesh apply` tries again (its peers no longer list it either way).
+import {BEAM_DIR, BEAM_PATHS, NFT_TABLE} from '../core/beam.js'
+import {wgConfigPath} from '../core/desired.js'
+import {TeardownPlan, describeStep, planTeardown} from '../core/teardown.js'
+import {RemoteHost} from '../remote/hostops.js'
+import {removeDirIfEmpty, runTeardownStep} from '../remote/teardown-ops.js'
+import {ArchivedHost, StateStore} from '../state/store.js'
+import type {Connector} from './connect.js'
+import {mapLimit} from './limit.js'
+
+export interface TeardownSession {
+  archived: ArchivedHost
+  remote?: RemoteHost
+  plan?: TeardownPlan
+  error?: string
+}
+
+export type TeardownStatus = 'planned' | 'torn-down' | 'clean' | 'unreachable' | 'failed'
+
+export interface TeardownResult {
+  name: string
+  status: TeardownStatus
+  /** What was (or, for failed, would have been) done, one phrase per step. */
+  steps: string[]
+  error?: string
+}
+
+const managedPaths = (iface: string) => [wgConfigPath(iface), ...Object.values(BEAM_PATHS)]
+
+export async function prepareTeardowns(
+  archived: ArchivedHost[],
+  connect: Connector,
+  iface: string,
+  concurrency: number,
+  step: (host: string, message: string) => void,
+): Promise<TeardownSession[]> {
+  const sessions: TeardownSession[] = archived.filter((a) => a.teardownPending).map((a) => ({archived: a}))
+  await mapLimit(sessions, concurrency, async (s) => {
+    const {name, ssh, endpoint} = s.archived
+    try {
+      const target = ssh ?? (endpoint ? {host: endpoint} : null)
+      if (!target) throw new Error('state.json has no SSH target or endpoint for it')
+      step(name, 'connecting (removed from the inventory: teardown)')
+      s.remote = new RemoteHost(await connect({name, ssh: target}), iface)
+      const facts = await s.remote.facts(managedPaths(iface))
+      s.plan = planTeardown(name, facts, managedPaths(iface), iface, {path: BEAM_PATHS.firewall, table: NFT_TABLE})
+      step(name, s.plan.steps.length ? 'teardown planned' : 'already torn down')
+    } catch (e) {
+      s.error = (e as Error).message
+      step(name, `unreachable, teardown postponed: ${s.error}`)
+    }
+  })
+  return sessions
+}
+
+export async function executeTeardowns(
+  sessions: TeardownSession[],
+  store: StateStore,
+  concurrency: number,
+  step: (host: string, message: string) => void,
+): Promise<TeardownResult[]> {
+  const results = await mapLimit(sessions, concurrency, async (s): Promise<TeardownResult> => {
+    const name = s.archived.name
+    if (!s.remote || !s.plan) return {name, status: 'unreachable', steps: [], error: s.error}
+    const iface = s.remote.iface
+    const done: string[] = []
+    try {
+      for (const st of s.plan.steps) {
+        step(name, describeStep(st, iface))
+        await runTeardownStep(s.remote, st)
+        done.push(describeStep(st, iface))
+      }
+      await removeDirIfEmpty(s.remote, BEAM_DIR)
+      step(name, 'torn down')
+      return {name, status: s.plan.steps.length ? 'torn-down' : 'clean', steps: done}
+    } catch (e) {
+      // No rollback: every step done is a step less for the retry, and the host is no member any more.
+      return {name, status: 'failed', steps: done, error: (e as Error).message}
+    }
+  })
+  store.markTornDown(results.filter((r) => r.status === 'torn-down' || r.status === 'clean').map((r) => r.name))
+  return results
+}
+
+/** For --dry-run and --json: what a teardown would do. */
+export function plannedTeardown(s: TeardownSession): TeardownResult {
+  const name = s.archived.name
+  if (!s.remote || !s.plan) return {name, status: 'unreachable', steps: [], error: s.error}
+  return {name, status: 'planned', steps: s.plan.steps.map((st) => describeStep(st, s.remote!.iface))}
+}
+
+export const closeTeardowns = (sessions: TeardownSession[]) => Promise.all(sessions.map((s) => s.remote?.t.close().catch(() => undefined)))

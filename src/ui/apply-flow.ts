@@ -1,0 +1,53 @@
+// The part of `mesh apply` after facts are in, shared with `mesh remove` and `mesh rotate-keys`:
+// show the plan, stop for --dry-run or when nothing changes, ask for consent, execute, show the result.
+import {UserError} from '../core/errors.js'
+import {isNoop} from '../core/plan.js'
+import {ApplyProgress, ApplyResult, ApplySession, executeApply, planResult} from '../services/apply.js'
+import {lifecycleWork} from '../services/lifecycle.js'
+import {confirm} from './confirm.js'
+import {Style, renderPlan, renderResult} from './plan.js'
+
+export interface FlowOptions {
+  dryRun: boolean
+  yes: boolean
+  json: boolean
+  diff: boolean
+  style: Style
+  log: (text: string) => void
+  progress: ApplyProgress
+  /** Called once consent is given, just before anything on a host changes. */
+  onExecute?: () => void
+}
+
+export interface FlowResult extends ApplyResult {
+  dryRun: boolean
+}
+
+export async function planConfirmApply(session: ApplySession, o: FlowOptions): Promise<FlowResult> {
+  o.log(renderPlan(session.sessions, o.style, o.diff, session.teardowns))
+  const pending = session.sessions.filter((s) => s.plan && !isNoop(s.plan))
+  const work = lifecycleWork(session)
+  if (o.dryRun || (pending.length === 0 && !work.any)) {
+    const result = planResult(session)
+    if (!pending.length && !work.any) o.log('Nothing to change.')
+    if (result.failed) process.exitCode = 1
+    return {...result, dryRun: o.dryRun}
+  }
+  const remote = pending.length + work.remote
+  if (!o.yes && remote > 0) {
+    if (!process.stdin.isTTY || o.json) throw new UserError('apply needs confirmation', 'review the plan with --dry-run, then pass --yes')
+    if (!(await confirm(`Apply these changes to ${remote} host(s)?`))) throw new UserError('cancelled, nothing was changed')
+  }
+  o.onExecute?.()
+  // First Ctrl-C: finish the hosts in flight (no half-written file anywhere), start no new ones.
+  const onSigint = () => {
+    if (session.interrupted) process.exit(130)
+    session.interrupted = true
+    process.stderr.write('\ninterrupted: finishing hosts in progress, starting no new ones (Ctrl-C again to quit now)\n')
+  }
+  process.on('SIGINT', onSigint)
+  const result = await executeApply(session, o.progress).finally(() => process.off('SIGINT', onSigint))
+  o.log(renderResult(result, o.style))
+  if (result.failed) process.exitCode = 1
+  return {...result, dryRun: false}
+}
