@@ -3,7 +3,7 @@
 import {HostDesired} from './desired.js'
 import {hostsMarkers} from './render.js'
 import {spliceBlock} from './hostsfile.js'
-import {WgChange, changedInterfaceKeys, classifyWgChange, parseWgQuick} from './wgconf.js'
+import {WgChange, changedInterfaceKeys, classifyWgChange, normalizeList, parseWgQuick} from './wgconf.js'
 
 export const HOSTS_PATH = '/etc/hosts'
 
@@ -53,22 +53,14 @@ export const isNoop = (p: HostPlan) => p.files.length === 0 && p.iface.kind === 
 
 /** The running interface's peers differ from the config's peers (someone ran `wg set` by hand). */
 function runningDrift(running: RunningPeer[], config: string): string | null {
-  const want = new Map(parseWgQuick(config).peers.map((p) => [p.get('publickey') ?? '', normIps(p.get('allowedips'))]))
-  const have = new Map(running.map((p) => [p.publicKey, normIps(p.allowedIps.join(','))]))
+  const want = new Map(parseWgQuick(config).peers.map((p) => [p.get('publickey') ?? '', normalizeList(p.get('allowedips'))]))
+  const have = new Map(running.map((p) => [p.publicKey, normalizeList(p.allowedIps.join(','))]))
   const missing = [...want.keys()].filter((k) => !have.has(k)).length
   const extra = [...have.keys()].filter((k) => !want.has(k)).length
   const changed = [...want].filter(([k, v]) => have.has(k) && have.get(k) !== v).length
   if (!missing && !extra && !changed) return null
   return `running peers differ from the config (${missing} missing, ${extra} unknown, ${changed} with other allowed IPs)`
 }
-
-const normIps = (v?: string) =>
-  (v ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .sort()
-    .join(',')
 
 function interfaceAction(change: WgChange, before: string | null, after: string, facts: HostFacts): InterfaceAction {
   if (facts.running === null) return {kind: 'up', reason: 'interface is down'}

@@ -44,7 +44,8 @@ export function classifyWgChange(current: string | null, desired: string): WgCha
   return 'peers'
 }
 
-const normalizeList = (v?: string) =>
+/** A comma-separated list in a canonical order, so `a, b` equals `b,a`. */
+export const normalizeList = (v?: string) =>
   (v ?? '')
     .split(',')
     .map((s) => s.trim())

@@ -108,7 +108,10 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext)
   await Promise.all(
     peers.map(async (p) => {
       const link: LinkFacts = {ping: pings.get(meshIp(p)) ?? {sent: 3, received: 0}}
-      if (wg) {
+      if (wg && !ctx.mesh.beam.epmd) {
+        // EPMD-less: every node listens on the one fixed port; dial it directly.
+        link.dist = await probeDist(t, meshIp(p), ctx.mesh.beam.distPortMin, ctx.nodeName(p))
+      } else if (wg) {
         link.epmd = await probeEpmd(t, meshIp(p))
         const alive = ctx.nodeName(p).split('@')[0]
         const node = link.epmd.nodes?.find((n) => n.name === alive)
