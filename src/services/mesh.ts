@@ -1,16 +1,17 @@
 // Shared by init, apply and doctor: inventory + local state -> mesh model, private keys and notes.
 // Validates everything before it writes anything; creates keys only for hosts that have none.
 import {readFileSync, statSync} from 'node:fs'
-import {join, resolve} from 'node:path'
+import {resolve} from 'node:path'
 
 import {AddressRequest, allocate, checkAllocation} from '../core/addressing.js'
-import {isCookie, makeCookie} from '../core/beam.js'
 import {InventoryError, UserError} from '../core/errors.js'
 import {Inventory, parseInventory} from '../core/inventory.js'
 import {HostAssignment, Mesh, buildMesh, sshTargetOf} from '../core/model.js'
-import {generatePresharedKey, generatePrivateKey, isWgKey, publicKeyOf} from '../core/wgkeys.js'
-import {pendingFile} from '../state/rotation.js'
+import {publicKeyOf} from '../core/wgkeys.js'
 import {ArchivedHost, HostState, MeshState, StateStore, defaultStateDir} from '../state/store.js'
+import {loadSecrets} from './secrets.js'
+
+export {cookieFile} from './secrets.js'
 
 /** Inventories are small; a huge file is a mistake (or hostile), so refuse it before parsing. */
 export const MAX_INVENTORY_BYTES = 4 * 1024 * 1024
@@ -95,38 +96,11 @@ export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions)
   const v6 = allocateFamily(inventory, state, 'ipv6', inventoryFile)
   for (const m of [...(v4?.moved ?? []), ...(v6?.moved ?? [])]) notes.push(`${m.name}: address moves ${m.from} -> ${m.to} (${m.why})`)
 
-  // Every existing key is read and checked before anything is created, so bad modes stop us early.
-  store.checkModes()
-  const privateKeys = new Map<string, string>()
-  const missing: string[] = []
-  for (const h of inventory.hosts) {
-    const key = store.readSecret(store.keyFile(h.name))
-    if (key === null) missing.push(h.name)
-    else if (!isWgKey(key)) throw new UserError(`${store.keyFile(h.name)} does not hold a WireGuard private key`, 'restore the file from a backup, or delete it to give the host a new key (peers must then be re-applied)')
-    else privateKeys.set(h.name, key)
-  }
-  if (!persist && missing.length) {
-    throw new UserError(`no key yet for ${missing.join(', ')}`, 'run `mesh init` first')
-  }
-  const {value: cookie, created: createdCookie} = loadCookie(store, persist)
-  const createdKeys: string[] = []
-  for (const name of missing) {
-    const {value, created} = store.secret(store.keyFile(name), generatePrivateKey)
-    privateKeys.set(name, value)
-    if (created) createdKeys.push(name)
-  }
-
-  // A rotation under way: the mesh is rendered with the pending key; state.json keeps the committed one.
-  const committed = new Map<string, string>()
-  for (const h of inventory.hosts) {
-    const next = store.readSecret(pendingFile(store.keyFile(h.name)))
-    if (next === null || !privateKeys.has(h.name)) continue
-    if (!isWgKey(next)) throw new UserError(`${pendingFile(store.keyFile(h.name))} does not hold a WireGuard private key`, 'delete it and run `mesh rotate-keys` again')
-    committed.set(h.name, publicKeyOf(privateKeys.get(h.name)!))
-    privateKeys.set(h.name, next)
-  }
-  const pendingPsks: string[] = []
-  const presharedKeys = inventory.network.presharedKeys ? pairKeys(store, inventory.hosts.map((h) => h.name), persist, pendingPsks) : undefined
+  const {privateKeys, createdKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie} = loadSecrets(
+    store,
+    inventory.hosts.map((h) => h.name),
+    {persist, presharedKeys: inventory.network.presharedKeys},
+  )
 
   const assignments = new Map<string, HostAssignment>()
   const hosts: Record<string, HostState> = {}
@@ -169,39 +143,4 @@ export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions)
     pendingPsks,
     stateChanged,
   }
-}
-
-/** One preshared key per pair of hosts, in secrets/<a>+<b>.psk (names sorted), created once and kept (a .next beside it is in rotation). */
-function pairKeys(store: StateStore, names: string[], persist: boolean, pending: string[]): Map<string, Map<string, string>> {
-  const byHost = new Map(names.map((n) => [n, new Map<string, string>()]))
-  const sorted = [...names].sort()
-  for (let i = 0; i < sorted.length; i++) {
-    for (let j = i + 1; j < sorted.length; j++) {
-      const [a, b] = [sorted[i], sorted[j]]
-      const file = join(store.secretsDir, `${a}+${b}.psk`)
-      const existing = store.readSecret(file)
-      if (existing === null && !persist) throw new UserError(`no preshared key yet for ${a} and ${b}`, 'run `mesh init` first')
-      const next = existing === null ? null : store.readSecret(pendingFile(file))
-      if (next !== null) pending.push(file)
-      const psk = next ?? existing ?? store.secret(file, generatePresharedKey).value
-      if (!isWgKey(psk)) throw new UserError(`${file} does not hold a WireGuard preshared key`, 'restore it from a backup, or delete it to make a new one')
-      byHost.get(a)!.set(b, psk)
-      byHost.get(b)!.set(a, psk)
-    }
-  }
-  return byHost
-}
-
-export const cookieFile = (store: StateStore) => join(store.secretsDir, 'cookie')
-
-/** The cluster cookie: read and checked, or created once (0600) and then kept for good. */
-function loadCookie(store: StateStore, persist: boolean): {value: string; created: boolean} {
-  const file = cookieFile(store)
-  const existing = store.readSecret(file)
-  if (existing === null && !persist) throw new UserError('no BEAM cookie yet', 'run `mesh init` first')
-  const got = existing === null ? store.secret(file, () => makeCookie()) : {value: existing, created: false}
-  if (!isCookie(got.value)) {
-    throw new UserError(`${file} does not hold a cookie of 32-255 letters and digits`, 'restore it from a backup, or delete it to make a new one (then restart every node)')
-  }
-  return got
 }
