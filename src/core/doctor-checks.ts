@@ -1,5 +1,6 @@
 // The individual doctor checks. Each turns facts into findings with a concrete fix; none does I/O.
 // Host checks look at one host; pair checks look at what host A saw of peer B.
+import {BEAM_PATHS} from './beam.js'
 import type {HostFacts, LinkFacts} from './doctor-facts.js'
 import type {Mesh, MeshHost} from './model.js'
 import {wgAlias} from './model.js'
@@ -40,7 +41,11 @@ export function hostChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts):
   const out: Finding[] = []
   const n = host.name
   const iface = ctx.mesh.interface
-  if (facts.hostname && facts.hostname.short !== n) {
+  if (facts.hostname && facts.hostname.short !== n && ctx.mesh.beam.naming === 'name') {
+    // With -name the node's host part is its WireGuard address: the hostname does not break distribution.
+    out.push(f('warn', n, 'hostname', 'hostname', `hostname is "${facts.hostname.hostname}", the inventory says "${n}" (node names use the WireGuard address with naming: name, so distribution is unaffected)`,
+      `hostnamectl set-hostname ${n}, or rename the host in the inventory`))
+  } else if (facts.hostname && facts.hostname.short !== n) {
     // Erlang takes the host part of -sname from the hostname, byte for byte; peers dial app@<inventory name>.
     out.push(f('fail', n, 'hostname', 'hostname', `hostname is "${facts.hostname.hostname}", the inventory says "${n}": peers dialling ${ctx.nodeName(host)} reach a node with another name and the connection is refused`,
       `hostnamectl set-hostname ${n} (then restart the release), or rename the host in the inventory`))
@@ -65,7 +70,7 @@ export function hostChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts):
     if (e.state !== 'open') {
       out.push(f('fail', n, 'epmd-local', 'no epmd', `epmd is not running on ${n} (127.0.0.1:4369 ${e.state}${e.detail ? `: ${e.detail}` : ''})`, 'start the release (it starts epmd), or run: epmd -daemon'))
     } else if (e.nodes && !e.nodes.some((x) => x.name === alive(ctx, host))) {
-      out.push(f('fail', n, 'node-registered', 'no node', `epmd on ${n} knows ${e.nodes.map((x) => x.name).join(', ') || 'no nodes'}, not "${alive(ctx, host)}"`, `start the release on ${n} with -sname ${ctx.nodeName(host)}`))
+      out.push(f('fail', n, 'node-registered', 'no node', `epmd on ${n} knows ${e.nodes.map((x) => x.name).join(', ') || 'no nodes'}, not "${alive(ctx, host)}"`, `start the release on ${n} with -${ctx.mesh.beam.naming} ${ctx.nodeName(host)}`))
     }
   }
   out.push(...exposureChecks(ctx, host, facts))
@@ -143,12 +148,18 @@ function beamChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, link: LinkF
   }
   const d = link.dist
   if (!d) return out
-  if (d.state !== 'open') {
+  if (d.state === 'closed' && !ctx.mesh.beam.epmd) {
+    // EPMD-less: no epmd tells us the node is down, so a refused dial of the fixed port is the only sign of it.
+    out.push(f('fail', a, 'dist-reach', 'no node', `${a} cannot reach ${ctx.nodeName(to)}: nothing accepts connections on ${to.ipv4 ?? to.ipv6}:${d.port} (refused)`,
+      `the node on ${b} is not running, or does not listen on ${d.port}: start the release on ${b} with -args_file ${BEAM_PATHS.vmArgs} (-start_epmd false -erl_epmd_port ${d.port}); if it runs, look for a firewall on ${iface} on ${b} that rejects ${d.port}/tcp`, b))
+  } else if (d.state !== 'open') {
     out.push(f('fail', a, 'dist-reach', 'dist blk', `${a} cannot reach ${ctx.nodeName(to)} on port ${d.port} (${d.state})`,
       `open ${ctx.mesh.beam.distPortMin}-${ctx.mesh.beam.distPortMax}/tcp on ${iface} on ${b} and pin the node to that range (inet_dist_listen_min/max)`, b))
   } else if (d.nameMatches === false) {
     out.push(f('fail', a, 'dist-name', 'name!', `dialled ${ctx.nodeName(to)} but the node calls itself ${d.announcedName}: Erlang refuses the connection`,
-      `make the node's host part equal the inventory name: hostnamectl set-hostname ${b} on ${b} and restart the release`, b))
+      ctx.mesh.beam.naming === 'name'
+        ? `start the node on ${b} as -name ${ctx.nodeName(to)} (RELEASE_NODE in ${BEAM_PATHS.envSh}) and restart the release`
+        : `make the node's host part equal the inventory name: hostnamectl set-hostname ${b} on ${b} and restart the release`, b))
   }
   return out
 }

@@ -3,7 +3,7 @@
 import {commitRotation} from '../state/rotation.js'
 import {nudgePeers} from '../remote/teardown-ops.js'
 import type {ApplyProgress, ApplySession, HostResult, HostSession} from './apply.js'
-import {TeardownResult, executeTeardowns} from './teardown.js'
+import {TeardownResult, executeTeardowns, teardownWarnings} from './teardown.js'
 
 export interface RotationResult {
   /** Hosts whose new key was rolled out in this run. */
@@ -57,9 +57,7 @@ export async function runLifecycle(
   const hosts = session.sessions.map((s) => byName.get(s.host.name)!)
 
   const teardowns = await executeTeardowns(session.teardowns, loaded.store, session.concurrency, progress.step.bind(progress))
-  const warnings = teardowns
-    .filter((t) => t.status === 'unreachable')
-    .map((t) => `${t.name}: removed from the inventory but unreachable (${t.error}); teardown stays pending, the next apply retries it`)
+  const warnings = teardownWarnings(teardowns)
   return {hosts, teardowns, rotation: finishRotation(session, hosts), warnings}
 }
 

@@ -92,4 +92,11 @@ export function plannedTeardown(s: TeardownSession): TeardownResult {
   return {name, status: 'planned', steps: s.plan.steps.map((st) => describeStep(st, s.remote!.iface))}
 }
 
+/** Removed hosts that could not be reached: not a failure, the next apply retries them. */
+export function teardownWarnings(teardowns: TeardownResult[]): string[] {
+  return teardowns
+    .filter((t) => t.status === 'unreachable')
+    .map((t) => `${t.name}: removed from the inventory but unreachable (${t.error}); teardown stays pending, the next apply retries it`)
+}
+
 export const closeTeardowns = (sessions: TeardownSession[]) => Promise.all(sessions.map((s) => s.remote?.t.close().catch(() => undefined)))

@@ -202,3 +202,64 @@ describe('doctor verdicts', () => {
     for (const x of diagnose(mesh(), f).findings) assert.ok(x.hint.length > 10, x.check)
   })
 })
+
+describe('doctor verdicts in the other BEAM modes', () => {
+  const withBeam = (beam: Partial<Mesh['beam']>): Mesh => {
+    const m = mesh()
+    return {...m, beam: {...m.beam, ...beam}}
+  }
+  /** naming: name: peers dial app@<WireGuard IPv4>. */
+  const byIp = {nodeName: (h: Mesh['hosts'][number]) => `app@${h.ipv4}`}
+
+  it('naming: name, wrong node name: dist-name with a -name hint, no hostnamectl', () => {
+    const f = healthy()
+    for (const h of ['Host-A', 'Host-C']) Object.assign(hostOf(f, h).links!['Host-B'].dist!, {announcedName: 'app@127.0.0.1', nameMatches: false})
+    const r = diagnose(withBeam({naming: 'name'}), f, byIp)
+    assert.deepEqual(r.findings.map((x) => [x.host, x.peer, x.check]), [['Host-A', 'Host-B', 'dist-name'], ['Host-C', 'Host-B', 'dist-name']])
+    assert.match(r.findings[0].message, /dialled app@10\.77\.0\.2 but the node calls itself app@127\.0\.0\.1/)
+    assert.match(r.findings[0].hint, /-name app@10\.77\.0\.2/)
+    assert.doesNotMatch(r.findings[0].hint, /hostnamectl/)
+  })
+
+  it('naming: name, node not registered: the hint names -name, not -sname', () => {
+    const f = healthy()
+    hostOf(f, 'Host-A').localEpmd = {state: 'open', nodes: [{name: 'other', port: 9100}]}
+    const r = diagnose(withBeam({naming: 'name'}), f, byIp)
+    assert.deepEqual(r.findings.map((x) => x.check), ['node-registered'])
+    assert.match(r.findings[0].hint, /with -name app@10\.77\.0\.1$/)
+  })
+
+  it('naming: name, another hostname: a warning only (the node name does not use it)', () => {
+    const f = healthy()
+    hostOf(f, 'Host-B').hostname = {hostname: 'host-b', short: 'host-b'}
+    const r = diagnose(withBeam({naming: 'name'}), f, byIp)
+    assert.deepEqual(r.findings.map((x) => [x.severity, x.check]), [['warn', 'hostname']])
+    assert.ok(r.healthy)
+  })
+
+  it('EPMD-less, node down: refused dial of the fixed port -> dist-reach "no node" toward it, hint: start the release', () => {
+    const f = healthy()
+    for (const h of f.hosts) {
+      h.localEpmd = {state: 'closed'}
+      for (const l of Object.values(h.links!)) delete l.epmd
+    }
+    for (const h of ['Host-A', 'Host-C']) hostOf(f, h).links!['Host-B'].dist = {port: 9200, state: 'closed', detail: 'connect ECONNREFUSED'}
+    const r = diagnose(withBeam({epmd: false, distPortMin: 9200, distPortMax: 9200}), f)
+    assert.deepEqual(r.findings.map((x) => [x.host, x.peer, x.check]), [['Host-A', 'Host-B', 'dist-reach'], ['Host-C', 'Host-B', 'dist-reach']])
+    assert.match(r.findings[0].message, /app@Host-B.*10\.77\.0\.2:9200 \(refused\)/)
+    assert.match(r.findings[0].hint, /node on Host-B is not running/)
+    assert.match(r.findings[0].hint, /-erl_epmd_port 9200/)
+    assert.deepEqual(cell(r, 'Host-A', 'Host-B'), {verdict: 'fail', label: 'no node'})
+    assert.equal(cell(r, 'Host-B', 'Host-A').verdict, 'ok')
+    assert.ok(!r.findings.some((x) => x.check.startsWith('epmd')), 'no epmd findings without epmd')
+  })
+
+  it('EPMD-less, port dropped (filtered): the firewall hint stays', () => {
+    const f = healthy()
+    hostOf(f, 'Host-A').links!['Host-B'].dist = {port: 9200, state: 'filtered'}
+    const r = diagnose(withBeam({epmd: false, distPortMin: 9200, distPortMax: 9200}), f)
+    assert.deepEqual(r.findings.map((x) => x.check), ['dist-reach'])
+    assert.match(r.findings[0].hint, /open 9200-9200\/tcp on wg0 on Host-B/)
+    assert.equal(cell(r, 'Host-A', 'Host-B').label, 'dist blk')
+  })
+})
