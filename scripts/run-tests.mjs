@@ -39,4 +39,5 @@ try {
   rmSync(tapDir, {recursive: true, force: true})
 }
 console.log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`)
-process.exit(failed || totals.pass === 0 ? 1 : 0)
+// A run that executed no test at all is a failure (a broken glob, a renamed folder), not a pass.
+process.exit(failed || totals.pass + totals.skipped === 0 ? 1 : 0)
