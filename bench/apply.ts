@@ -19,7 +19,12 @@ const NET = 43
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const SIZES = sizes.length ? sizes : [1, 4, 16]
 
+// A signal must not kill the process before the finally below took the lab down: note it, stop at the next step.
+let interrupted = ''
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (interrupted = sig))
+
 function mesh(args: string[]): number {
+  if (interrupted) throw new Error(`interrupted (${interrupted})`)
   const t0 = performance.now()
   const res = spawnSync(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}})
   if (res.status !== 0) throw new Error(`mesh ${args.join(' ')} exited ${res.status}: ${res.stderr}`)
@@ -46,6 +51,7 @@ async function main() {
   const p = checkLabPrerequisites()
   if (!p.ok) {
     console.log(`bench/apply: skipped: ${p.reason}`)
+    console.log(`BENCH ${JSON.stringify({bench: 'apply', skipped: p.reason})}`)
     return
   }
   const rows: {n: number; up: number; init: number; cold: number; noop: number}[] = []
@@ -65,6 +71,7 @@ async function main() {
       await labDown({dir, prefix: PREFIX})
       rmSync(dir, {recursive: true, force: true})
     }
+    if (interrupted) process.exit(130)
   }
   const base = rows.find((r) => r.n === 1) ?? rows[0]
   const table = [
@@ -74,6 +81,14 @@ async function main() {
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)))
   console.log(`mesh apply on lab hosts (node ${process.version}, default --concurrency 8, wall time of the CLI process)`)
   for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i])).join('  '))
+  // Machine-readable last line, tabulated by scripts/run-bench.mjs.
+  const bench = {
+    bench: 'apply',
+    node: process.version,
+    date: new Date().toISOString(),
+    rows: rows.map((r) => ({hosts: r.n, upMs: Math.round(r.up), initMs: Math.round(r.init), coldMs: Math.round(r.cold), coldRatio: +(r.cold / base.cold).toFixed(2), noopMs: Math.round(r.noop), noopRatio: +(r.noop / base.noop).toFixed(2)})),
+  }
+  console.log(`BENCH ${JSON.stringify(bench)}`)
 }
 
 await main()

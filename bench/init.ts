@@ -36,6 +36,7 @@ process.on('exit', cleanup)
 process.on('SIGINT', () => process.exit(130))
 
 const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`)
+const data: {hosts: number; coldMs: number; written: number; rerunMs: number; rerunWritten: number}[] = []
 const rows: string[][] = [['hosts', 'cold', 'files written', 're-run', 'written on re-run', 'per host (cold)']]
 for (const n of SIZES) {
   const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-'))
@@ -44,6 +45,7 @@ for (const n of SIZES) {
   writeFileSync(file, inventory(n))
   const cold = time(() => runInit({inventoryFile: file}))
   const warm = time(() => runInit({inventoryFile: file}))
+  data.push({hosts: n, coldMs: Math.round(cold.ms), written: cold.value.written.length, rerunMs: Math.round(warm.ms), rerunWritten: warm.value.written.length})
   rows.push([String(n), fmt(cold.ms), String(cold.value.written.length), fmt(warm.ms), String(warm.value.written.length), `${(cold.ms / n).toFixed(2)} ms`])
   rmSync(dir, {recursive: true, force: true})
   dirs.pop()
@@ -76,4 +78,6 @@ for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padStart(wi
 console.log(`\nin-process runInit on node ${process.version}; output and state on ${tmpdir()}`)
 console.log(`CLI start-up (\`mesh --version\`, median of 5): ${startup}`)
 console.log(`CLI \`mesh init\` re-run of 10 hosts (median of 3): ${cliInit}`)
+// Machine-readable last line, tabulated by scripts/run-bench.mjs.
+console.log(`BENCH ${JSON.stringify({bench: 'init', node: process.version, date: new Date().toISOString(), rows: data, cliStartup: startup, cliInitRerun10: cliInit})}`)
 cleanup()

@@ -17,9 +17,13 @@ function once(args: string[]): number {
 
 if (!existsSync(join(ROOT, 'dist', 'commands'))) {
   console.log('bench/startup: skipped: dist/ is missing (run `npm run build` first)')
+  console.log(`BENCH ${JSON.stringify({bench: 'startup', skipped: 'dist/ is missing'})}`)
 } else {
   once(['--version']) // warm the file cache: the first run after a build reads everything from disk
   const samples = Array.from({length: N}, () => once(['--version'])).sort((a, b) => a - b)
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]
   console.log(`mesh --version start-up (node ${process.version}, ${N} runs): median ${at(0.5).toFixed(0)} ms, min ${samples[0].toFixed(0)} ms, p90 ${at(0.9).toFixed(0)} ms`)
+  // Machine-readable last line, tabulated by scripts/run-bench.mjs.
+  const bench = {bench: 'startup', node: process.version, date: new Date().toISOString(), runs: N, medianMs: Math.round(at(0.5)), minMs: Math.round(samples[0]), p90Ms: Math.round(at(0.9))}
+  console.log(`BENCH ${JSON.stringify(bench)}`)
 }

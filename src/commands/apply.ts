@@ -4,7 +4,7 @@ import {prepareApply} from '../services/apply.js'
 import {sshConnector} from '../services/connect.js'
 import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
 import {colorStyle, plainStyle} from '../ui/plan.js'
-import {stderrProgress} from '../ui/progress.js'
+import {applyProgress} from '../ui/progress.js'
 import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
 
 export type ApplyOutput = FlowResult
@@ -35,17 +35,22 @@ export default class Apply extends MeshCommand {
     const {flags} = await this.parse(Apply)
     const json = this.jsonEnabled()
     const style = !json && process.stdout.isTTY ? colorStyle : plainStyle
-    const progress = stderrProgress(!json)
+    // A listr2 board when stderr is a terminal, plain `[host] message` lines otherwise; never on stdout.
+    const progress = applyProgress(json)
     const hosts = flags.hosts?.split(',').map((h) => h.trim()).filter(Boolean)
-    const session = await prepareApply(
-      {inventoryFile: flags.inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency},
-      (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
-      progress,
-    )
     try {
-      return await planConfirmApply(session, {dryRun: Boolean(flags['dry-run']), yes: flags.yes, json, diff: flags.diff, style, log: (t) => this.log(t), progress})
+      const session = await prepareApply(
+        {inventoryFile: flags.inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency},
+        (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
+        progress,
+      )
+      try {
+        return await planConfirmApply(session, {dryRun: Boolean(flags['dry-run']), yes: flags.yes, json, diff: flags.diff, style, log: (t) => this.log(t), progress})
+      } finally {
+        await session.close()
+      }
     } finally {
-      await session.close()
+      await progress.settle() // before oclif prints an error, and so no spinner timer keeps the process alive
     }
   }
 }

@@ -5,7 +5,7 @@ import {randomBytes} from 'node:crypto'
 import ipaddr from 'ipaddr.js'
 
 import {renderTemplate} from '../templates/index.js'
-import {DesiredFile} from './desired.js'
+import {DesiredFile, ManagedPath} from './desired.js'
 import {Mesh, MeshHost} from './model.js'
 
 export const BEAM_DIR = '/etc/beam-mesh'
@@ -21,6 +21,20 @@ export const BEAM_PATHS = {
 
 export const EPMD_PORT = 4369
 export const NFT_TABLE = 'beam_mesh'
+
+/** Loads the firewall table from its file; the file's own add+delete makes the reload idempotent. */
+const FIREWALL_ACTIVATE = ['nft', '-f', BEAM_PATHS.firewall]
+/** Unloads the table in one transaction: "add" first, so it also succeeds when the table is not loaded. */
+export const FIREWALL_DEACTIVATE = ['nft', `add table inet ${NFT_TABLE}; delete table inet ${NFT_TABLE}`]
+
+/**
+ * Every file beam-mesh may own under BEAM_DIR, desired or not: apply reads them all and removes (after
+ * undoing its activation) one that is present but no longer rendered, e.g. the firewall after
+ * beam.firewall went from true to false.
+ */
+export const BEAM_MANAGED: ManagedPath[] = Object.values(BEAM_PATHS).map((path) =>
+  path === BEAM_PATHS.firewall ? {path, activate: FIREWALL_ACTIVATE, deactivate: FIREWALL_DEACTIVATE} : {path},
+)
 /**
  * libcluster's Epmd strategy connects once at start when :timeout is absent (:infinity); with an
  * integer it re-runs the connect every <timeout> ms, so late or restarted nodes are joined.
@@ -151,17 +165,22 @@ export function renderFirewall(mesh: Mesh): string {
 /**
  * The BEAM files of every host, for DesiredOptions.extraFiles. Mesh-wide files are rendered once.
  * The cookie file is 0600 root: env.sh reads it at start, so the cleartext lives only in that file.
+ * With beam.user (the release's user) it is 0400 owned by that user instead; the rest stays root 0644.
  */
 export function beamExtraFiles(mesh: Mesh, cookie: string): (host: MeshHost) => DesiredFile[] {
   if (!isCookie(cookie)) throw new Error('not a beam-mesh cookie (32-255 letters and digits)')
   const libcluster = renderLibcluster(mesh)
   const firewall = mesh.beam.firewall ? renderFirewall(mesh) : null
+  const user = mesh.beam.user
+  const cookieFile: DesiredFile = user
+    ? {path: BEAM_PATHS.cookie, content: `${cookie}\n`, mode: 0o400, secret: true, owner: user}
+    : {path: BEAM_PATHS.cookie, content: `${cookie}\n`, mode: 0o600, secret: true}
   return (host) => [
-    {path: BEAM_PATHS.cookie, content: `${cookie}\n`, mode: 0o600, secret: true},
+    cookieFile,
     {path: BEAM_PATHS.envSh, content: renderEnvSh(mesh, host), mode: 0o644, secret: false},
     {path: BEAM_PATHS.vmArgs, content: renderVmArgs(mesh, host), mode: 0o644, secret: false},
     {path: BEAM_PATHS.libcluster, content: libcluster, mode: 0o644, secret: false},
-    // Loaded right after it changes; the file's own add+delete makes the reload idempotent.
-    ...(firewall ? [{path: BEAM_PATHS.firewall, content: firewall, mode: 0o644, secret: false, activate: ['nft', '-f', BEAM_PATHS.firewall]}] : []),
+    // Loaded right after it changes; unloaded when retired (beam.firewall: false) or its create is rolled back.
+    ...(firewall ? [{path: BEAM_PATHS.firewall, content: firewall, mode: 0o644, secret: false, activate: FIREWALL_ACTIVATE, deactivate: FIREWALL_DEACTIVATE}] : []),
   ]
 }

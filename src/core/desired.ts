@@ -2,15 +2,26 @@
 import {Mesh, MeshHost} from './model.js'
 import {PeerSecrets, renderHostsBlock, renderWgConfig} from './render.js'
 
-export interface DesiredFile {
+/** A path beam-mesh may own on a host, whether or not it is desired right now. */
+export interface ManagedPath {
   /** Absolute path on the host. */
   path: string
+  /** Run (as root, argv) after this file changed, e.g. ['nft', '-f', path] to load a firewall table. */
+  activate?: string[]
+  /**
+   * Run (as root, argv) to undo `activate` when the file is retired (no longer desired) or a create is
+   * rolled back. Must succeed when there is nothing to undo.
+   */
+  deactivate?: string[]
+}
+
+export interface DesiredFile extends ManagedPath {
   content: string
   mode: number
   /** Holds a secret: never show its content in a diff or log. */
   secret: boolean
-  /** Run (as root, argv) after this file changed, e.g. ['nft', '-f', path] to load a firewall table. */
-  activate?: string[]
+  /** Unix user that owns the file (group stays root); default root. */
+  owner?: string
 }
 
 export interface HostDesired {
@@ -21,6 +32,8 @@ export interface HostDesired {
   hostsBlock: string
   /** Further files owned by beam-mesh on this host (firewall, BEAM artifacts). */
   extraFiles: DesiredFile[]
+  /** Every path beam-mesh may own here besides the wg config: one present but not in extraFiles is retired. */
+  managed: ManagedPath[]
 }
 
 export interface DesiredOptions {
@@ -29,6 +42,8 @@ export interface DesiredOptions {
   presharedKeys?: Map<string, Map<string, string>>
   /** Extra per-host files, e.g. from the BEAM artifacts renderer. */
   extraFiles?: (host: MeshHost) => DesiredFile[]
+  /** Paths beam-mesh may own besides the wg config (see HostDesired.managed). */
+  managed?: ManagedPath[]
 }
 
 export const wgConfigPath = (iface: string) => `/etc/wireguard/${iface}.conf`
@@ -44,6 +59,7 @@ export function desiredState(mesh: Mesh, opts: DesiredOptions): HostDesired[] {
       wgConfig: {path: wgConfigPath(mesh.interface), content: renderWgConfig(mesh, host, privateKey, secrets), mode: 0o600, secret: true},
       hostsBlock,
       extraFiles: opts.extraFiles?.(host) ?? [],
+      managed: opts.managed ?? [],
     }
   })
 }

@@ -88,6 +88,8 @@ const BeamSchema = z
     distPortMin: z.number().int().min(1024).max(65535).default(9100),
     distPortMax: z.number().int().min(1024).max(65535).default(9105),
     firewall: z.boolean().default(false),
+    /** The release's Unix user: it gets the cookie file (0400); default root (0600). */
+    user: z.string().regex(USER_NAME, 'must be a Unix user name').optional(),
   })
   .strict()
 

@@ -1,6 +1,6 @@
 // Planning (pyinfra style): facts gathered from a host + its desired state -> the changes to make.
 // Pure: no I/O. An empty plan means the host is already as desired and nothing will be touched.
-import {HostDesired} from './desired.js'
+import {DesiredFile, HostDesired} from './desired.js'
 import {hostsMarkers} from './render.js'
 import {spliceBlock} from './hostsfile.js'
 import {WgChange, changedInterfaceKeys, classifyWgChange, normalizeList, parseWgQuick} from './wgconf.js'
@@ -12,9 +12,17 @@ export interface RunningPeer {
   allowedIps: string[]
 }
 
+/** Owner (user name, as `stat -c %U` prints it) and permission bits of a present file. */
+export interface FileMeta {
+  owner: string
+  mode: number
+}
+
 export interface HostFacts {
   /** Current contents of the files we manage (null = absent), by path. */
   files: Map<string, string | null>
+  /** Owner and mode of the present ones; a path missing here is compared by content only. */
+  meta?: Map<string, FileMeta>
   /** /etc/hosts as it is now. */
   hosts: string
   /** Peers of the running interface, or null when the interface is down. */
@@ -26,13 +34,21 @@ export interface HostFacts {
 
 export interface FileChange {
   path: string
-  kind: 'create' | 'update'
+  /** delete: a managed file no longer desired (after is ''); it is removed after `deactivate`. */
+  kind: 'create' | 'update' | 'delete'
   before: string | null
   after: string
   mode: number
   secret: boolean
+  /** Owner to give the file (default root). */
+  owner?: string
+  /** Owner and mode before, when known: restored on rollback, shown when they change. */
+  beforeMeta?: FileMeta
   activate?: string[]
+  deactivate?: string[]
 }
+
+const ROOT = 'root'
 
 export type InterfaceAction =
   | {kind: 'none'}
@@ -73,13 +89,35 @@ function interfaceAction(change: WgChange, before: string | null, after: string,
   return drift ? {kind: 'syncconf', reason: `${drift}: wg syncconf (hitless)`} : {kind: 'none'}
 }
 
+/** Content, owner or mode differ from the facts: the change to make, else null. */
+function fileChange(f: DesiredFile, facts: HostFacts): FileChange | null {
+  const before = facts.files.get(f.path) ?? null
+  const meta = before === null ? undefined : facts.meta?.get(f.path)
+  const metaDiffers = meta !== undefined && (meta.owner !== (f.owner ?? ROOT) || meta.mode !== f.mode)
+  if (before === f.content && !metaDiffers) return null
+  const {path, content: after, mode, secret, owner, activate, deactivate} = f
+  return {path, kind: before === null ? 'create' : 'update', before, after, mode, secret, owner, beforeMeta: meta, activate, deactivate}
+}
+
+/** Managed paths present on the host but no longer desired (e.g. the firewall after beam.firewall: false). */
+function retiredFiles(desired: HostDesired, facts: HostFacts): FileChange[] {
+  const wanted = new Set([desired.wgConfig.path, ...desired.extraFiles.map((f) => f.path)])
+  return desired.managed
+    .filter((m) => !wanted.has(m.path) && (facts.files.get(m.path) ?? null) !== null)
+    .map((m): FileChange => {
+      const beforeMeta = facts.meta?.get(m.path)
+      // Shown by path only; secret: whatever it held is never printed.
+      return {path: m.path, kind: 'delete', before: facts.files.get(m.path)!, after: '', mode: beforeMeta?.mode ?? 0o600, secret: true, beforeMeta, activate: m.activate, deactivate: m.deactivate}
+    })
+}
+
 export function planHost(desired: HostDesired, facts: HostFacts, iface: string): HostPlan {
   const files: FileChange[] = []
-  const fileChange = (path: string, after: string, mode: number, secret: boolean, activate?: string[]) => {
-    const before = facts.files.get(path) ?? null
-    if (before !== after) files.push({path, kind: before === null ? 'create' : 'update', before, after, mode, secret, activate})
+  for (const f of desired.extraFiles) {
+    const change = fileChange(f, facts)
+    if (change) files.push(change)
   }
-  for (const f of desired.extraFiles) fileChange(f.path, f.content, f.mode, f.secret, f.activate)
+  files.push(...retiredFiles(desired, facts))
 
   const {begin, end} = hostsMarkers(iface)
   const hostsAfter = spliceBlock(facts.hosts, desired.hostsBlock, begin, end, `${desired.host.name}:${HOSTS_PATH}`)
@@ -90,7 +128,9 @@ export function planHost(desired: HostDesired, facts: HostFacts, iface: string):
   const wg = desired.wgConfig
   const wgBefore = facts.files.get(wg.path) ?? null
   const change = classifyWgChange(wgBefore, wg.content)
-  if (change !== 'none') files.push({path: wg.path, kind: wgBefore === null ? 'create' : 'update', before: wgBefore, after: wg.content, mode: wg.mode, secret: true})
+  // Content compared as wg-quick sees it; owner and mode as for any file (a config left 0644 is fixed).
+  const wgFile = fileChange(wg, facts)
+  if (wgFile) files.push({...wgFile, secret: true})
 
   const action = interfaceAction(change, wgBefore, wg.content, facts)
   return {

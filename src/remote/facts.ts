@@ -1,12 +1,15 @@
 // The facts script (one round trip per host) and its pure parser. File contents come back base64
-// encoded so that any byte, including invalid UTF-8 in a user's /etc/hosts, survives the trip.
-import {HostFacts, RunningPeer} from '../core/plan.js'
+// encoded so that any byte, including invalid UTF-8 in a user's /etc/hosts, survives the trip; owner
+// and mode of each file come from stat, so a changed owner (beam.user) is planned as a change.
+import {FileMeta, HostFacts, RunningPeer} from '../core/plan.js'
 
 const MARK = '@@beam-mesh'
 
 export const FACTS_SCRIPT = `iface=$1; shift
 for f in "$@"; do
-  if [ -e "$f" ]; then printf '${MARK} file %s\\n' "$f"; base64 < "$f" || exit 1; printf '${MARK} end\\n'; fi
+  [ -e "$f" ] || continue
+  printf '${MARK} file %s\\n' "$f"; base64 < "$f" || exit 1; printf '${MARK} end\\n'
+  stat -c '${MARK} meta %U %a %n' -- "$f" || true
 done
 printf '${MARK} hosts\\n'; if [ -e /etc/hosts ]; then base64 < /etc/hosts || exit 1; fi; printf '${MARK} end\\n'
 if out=$(wg show "$iface" allowed-ips 2>/dev/null); then printf '${MARK} wg\\n%s\\n${MARK} end\\n' "$out"; fi
@@ -17,6 +20,7 @@ const decode = (lines: string[]) => Buffer.from(lines.join(''), 'base64').toStri
 
 export function parseFactsOutput(out: string, paths: string[]): HostFacts {
   const files = new Map<string, string | null>(paths.map((p) => [p, null]))
+  const meta = new Map<string, FileMeta>()
   let hosts = ''
   let running: RunningPeer[] | null = null
   let systemd = false
@@ -32,13 +36,18 @@ export function parseFactsOutput(out: string, paths: string[]): HostFacts {
       unitEnabled = rest.join(' ').trim() === 'enabled'
       continue
     }
+    if (kind === 'meta') {
+      const [owner, mode, ...path] = rest
+      if (owner && /^[0-7]{1,4}$/.test(mode ?? '')) meta.set(path.join(' '), {owner, mode: Number.parseInt(mode, 8)})
+      continue
+    }
     const body: string[] = []
     while (++i < lines.length && lines[i] !== `${MARK} end`) body.push(lines[i])
     if (kind === 'file') files.set(rest.join(' '), decode(body))
     else if (kind === 'hosts') hosts = decode(body)
     else if (kind === 'wg') running = parseAllowedIps(body)
   }
-  return {files, hosts, running, systemd, unitEnabled}
+  return {files, meta, hosts, running, systemd, unitEnabled}
 }
 
 /** `wg show <if> allowed-ips`: "<public key>\t<ip/cidr> <ip/cidr>" or "(none)". No private key in it. */

@@ -6,24 +6,43 @@ import {HostFacts} from '../core/plan.js'
 import {Transport, commandLine} from './transport.js'
 import {FACTS_SCRIPT, parseFactsOutput} from './facts.js'
 
-/** temp file beside the target + rename; EBUSY (bind-mounted file, as in Docker) -> in-place write. */
+/**
+ * temp file beside the target + rename; EBUSY (bind-mounted file, as in Docker) -> in-place write.
+ * $4: the number of bytes coming on stdin (fewer arrive when the connection drops: then nothing is installed).
+ * $3 (may be empty): the owning user, set on the temp file before the rename (no moment with the content
+ * under the wrong owner), and its directory is made traversable (a+x) so that user can reach it;
+ * without it the file is root's (best effort, so tests run unprivileged).
+ */
 const WRITE_SCRIPT = `set -eu
-dst=$1; mode=$2
+dst=$1; mode=$2; owner=\${3:-}; size=$4
+# A lost connection (or a killed CLI) closes our pipes: the reply then raises SIGPIPE, which must exit through the
+# EXIT trap below (an untrapped signal skips it and leaves the temp files behind).
+trap 'exit 1' HUP INT TERM PIPE
+if [ -n "$owner" ] && ! id -u -- "$owner" >/dev/null 2>&1; then
+  echo "user $owner does not exist on this host (create it, or fix beam.user in the inventory)" >&2; exit 1
+fi
 dir=$(dirname -- "$dst")
 [ -d "$dir" ] || mkdir -p -m 0700 -- "$dir"
+# The owner must reach the file: everyone may traverse (not list) the directory; the file's mode guards it.
+[ -z "$owner" ] || chmod a+x -- "$dir"
 tmp=$(mktemp -- "$dst.mesh-XXXXXX")
 trap 'rm -f -- "$tmp" "$tmp.err"' EXIT
 cat > "$tmp"
+# A lost connection also ends stdin early: never install a truncated file.
+[ $(wc -c < "$tmp") -eq "$size" ] || { echo "short write: the connection ended before all of $dst arrived" >&2; exit 1; }
 chmod "$mode" -- "$tmp"
-chown 0:0 -- "$tmp" 2>/dev/null || true
+if [ -n "$owner" ]; then chown -- "$owner" "$tmp"; else chown 0:0 -- "$tmp" 2>/dev/null || true; fi
 if mv -f -- "$tmp" "$dst" 2>"$tmp.err"; then echo renamed; exit 0; fi
-if grep -qi busy "$tmp.err"; then cat -- "$tmp" > "$dst"; chmod "$mode" -- "$dst"; echo inplace; exit 0; fi
+if grep -qi busy "$tmp.err"; then
+  cat -- "$tmp" > "$dst"; chmod "$mode" -- "$dst"; [ -z "$owner" ] || chown -- "$owner" "$dst"; echo inplace; exit 0
+fi
 cat "$tmp.err" >&2; exit 1`
 
 /** Strip to a checked file, never the unchecked <(wg-quick strip) form that wipes all peers on failure. */
 const SYNCCONF_SCRIPT = `set -eu
 iface=$1; peers=$2
 umask 077
+trap 'exit 1' HUP INT TERM PIPE
 tmp=$(mktemp /etc/wireguard/.mesh-strip-XXXXXX)
 trap 'rm -f -- "$tmp"' EXIT
 wg-quick strip "$iface" > "$tmp"
@@ -57,8 +76,10 @@ export class RemoteHost {
     return parseFactsOutput(out, paths)
   }
 
-  async writeFile(path: string, content: string, mode: number): Promise<WriteHow> {
-    const out = await this.sh(WRITE_SCRIPT, [path, mode.toString(8)], `write ${path}`, Buffer.from(content, 'latin1'))
+  /** owner: a user name on the host (it must exist); default root. */
+  async writeFile(path: string, content: string, mode: number, owner?: string): Promise<WriteHow> {
+    const args = [path, mode.toString(8), owner ?? '', String(Buffer.byteLength(content, 'latin1'))]
+    const out = await this.sh(WRITE_SCRIPT, args, `write ${path}${owner ? ` (owner ${owner})` : ''}`, Buffer.from(content, 'latin1'))
     return out.trim() === 'inplace' ? 'inplace' : 'renamed'
   }
 

@@ -13,7 +13,7 @@ export interface HostRunContext {
 
 interface Written {
   change: FileChange
-  how: WriteHow
+  how: WriteHow | 'removed'
 }
 
 export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts: HostFacts, ctx: HostRunContext): Promise<HostResult> {
@@ -22,12 +22,16 @@ export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts:
   const notes: string[] = plan.iface.kind === 'none' ? [] : [plan.iface.reason]
   try {
     for (const change of plan.files) {
+      if (change.kind === 'delete') {
+        await retire(remote, change, written, ctx)
+        continue
+      }
       ctx.progress(`writing ${change.path}`)
-      const how = await remote.writeFile(change.path, change.after, change.mode)
+      const how = await remote.writeFile(change.path, change.after, change.mode, change.owner)
       written.push({change, how})
       if (how === 'inplace') notes.push(`${change.path}: rename refused (EBUSY, bind-mounted file): wrote in place`)
     }
-    for (const {change} of written) if (change.activate) await remote.run(change.activate)
+    for (const {change} of written) if (change.activate && change.kind !== 'delete') await remote.run(change.activate)
 
     ifaceTouched = plan.iface.kind !== 'none'
     switch (plan.iface.kind) {
@@ -86,18 +90,32 @@ async function verifyPeers(remote: RemoteHost, ctx: HostRunContext): Promise<voi
   if (missing || extra) throw new Error(`${ctx.iface} has ${missing} peers missing and ${extra} unexpected after apply`)
 }
 
+/** A managed file no longer desired: undo its activation (e.g. unload the firewall table), then remove it. */
+async function retire(remote: RemoteHost, change: FileChange, written: Written[], ctx: HostRunContext): Promise<void> {
+  ctx.progress(`removing ${change.path} (no longer managed)`)
+  if (change.deactivate) await remote.run(change.deactivate)
+  // Recorded before the removal: from here on a rollback writes the file back and re-activates it.
+  written.push({change, how: 'removed'})
+  await remote.removeFile(change.path)
+}
+
+/** The owner to put back on rollback: a named user other than root (root is the default; UNKNOWN = uid without a name). */
+const previousOwner = (change: FileChange) => (change.beforeMeta && !['root', 'UNKNOWN'].includes(change.beforeMeta.owner) ? change.beforeMeta.owner : undefined)
+
 async function restore(remote: RemoteHost, plan: HostPlan, facts: HostFacts, written: Written[], ifaceTouched: boolean, ctx: HostRunContext) {
+  const wasUp = facts.running !== null
+  // `wg-quick down` reads the config the interface came up with: take it down before that file is removed.
+  if (ifaceTouched && !wasUp) await remote.down().catch(() => undefined)
   for (const {change} of [...written].reverse()) {
     if (change.before === null) await remote.removeFile(change.path)
-    else await remote.writeFile(change.path, change.before, change.mode)
+    else await remote.writeFile(change.path, change.before, change.beforeMeta?.mode ?? change.mode, previousOwner(change))
   }
-  for (const {change} of written) if (change.activate && change.before !== null) await remote.run(change.activate)
-  if (!ifaceTouched) return
-  const wasUp = facts.running !== null
-  if (!wasUp) {
-    await remote.down().catch(() => undefined)
-    return
+  for (const {change} of written) {
+    if (change.before !== null && change.activate) await remote.run(change.activate)
+    // A created file's activation may have run: undo it (deactivate succeeds when there is nothing to undo).
+    if (change.before === null && change.deactivate) await remote.run(change.deactivate)
   }
+  if (!ifaceTouched || !wasUp) return
   const oldConfig = [...facts.files.entries()].find(([path]) => path.endsWith(`/${ctx.iface}.conf`))?.[1]
   if (!oldConfig) return
   if (plan.iface.kind === 'restart' || (await remote.runningPeers()) === null) {

@@ -1,5 +1,6 @@
 // `mesh apply`: connect -> gather facts -> plan -> (dry run stops here) -> execute -> verify.
 // A host that fails is restored to its previous files and interface state; the others carry on.
+import {BEAM_MANAGED} from '../core/beam.js'
 import {HostDesired, desiredState} from '../core/desired.js'
 import {UserError} from '../core/errors.js'
 import {Inventory} from '../core/inventory.js'
@@ -13,7 +14,7 @@ import {mapLimit} from './limit.js'
 import {LoadedMesh, loadMesh} from './mesh.js'
 import {executeHostPlan} from './apply-host.js'
 import {RotationResult, runLifecycle} from './lifecycle.js'
-import {TeardownResult, TeardownSession, closeTeardowns, plannedTeardown, prepareTeardowns} from './teardown.js'
+import {TeardownResult, TeardownSession, closeTeardowns, plannedTeardown, prepareTeardowns, teardownWarnings} from './teardown.js'
 
 
 /** Events for the UI; the service never formats output itself. */
@@ -92,7 +93,7 @@ export async function prepareApply(
   const connect = makeConnector(loaded.inventory)
   const targets = new Set(selectHosts(loaded.mesh.hosts, opts.hosts).map((h) => h.name))
   const lock: Lock = acquireLock(loaded.store.dir, 'apply')
-  const desired = desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded)})
+  const desired = desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded), managed: BEAM_MANAGED})
   const sessions: HostSession[] = desired.filter((d) => targets.has(d.host.name)).map((d) => ({host: d.host, desired: d}))
   const concurrency = opts.concurrency ?? 8
   const iface = loaded.mesh.interface
@@ -109,7 +110,8 @@ export async function prepareApply(
         progress.step(s.host.name, 'connecting')
         s.remote = new RemoteHost(await connect(s.host), iface)
         progress.step(s.host.name, 'gathering facts')
-        const paths = [s.desired.wgConfig.path, ...s.desired.extraFiles.map((f) => f.path)]
+        // Every path we may own, not just the desired ones: a present but undesired one is retired.
+        const paths = [...new Set([s.desired.wgConfig.path, ...s.desired.extraFiles.map((f) => f.path), ...s.desired.managed.map((m) => m.path)])]
         s.facts = await s.remote.facts(paths)
         s.plan = planHost(s.desired, s.facts, iface)
         progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
@@ -137,7 +139,8 @@ export function planResult(session: ApplySession): ApplyResult {
         : {name: s.host.name, status: 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, notes: []},
     ),
   )
-  return teardowns.length ? {...planned, teardowns} : planned
+  const warnings = teardownWarnings(teardowns)
+  return teardowns.length ? {...planned, teardowns, ...(warnings.length ? {warnings} : {})} : planned
 }
 
 export function describePlan(plan: HostPlan): Omit<HostResult, 'status'> {

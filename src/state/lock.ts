@@ -26,17 +26,19 @@ export function acquireLock(stateDir: string, what: string): Lock {
       writeSync(fd, JSON.stringify({pid: process.pid, host: hostname(), what}))
       closeSync(fd)
       let released = false
-      return {
-        release() {
-          if (released) return
-          released = true
-          try {
-            unlinkSync(path)
-          } catch {
-            // already gone: nothing to release
-          }
-        },
+      const release = () => {
+        if (released) return
+        released = true
+        process.off('exit', release)
+        try {
+          unlinkSync(path)
+        } catch {
+          // already gone: nothing to release
+        }
       }
+      // process.exit() (a second Ctrl-C) skips every finally: release on the way out all the same.
+      process.on('exit', release)
+      return {release}
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       let owner: {pid?: number; host?: string; what?: string} = {}

@@ -14,7 +14,8 @@ export interface FlowOptions {
   diff: boolean
   style: Style
   log: (text: string) => void
-  progress: ApplyProgress
+  /** settle (the UI's own progress, e.g. the listr2 board) is awaited before the plan and the result are printed. */
+  progress: ApplyProgress & {settle?: () => Promise<void>}
   /** Called once consent is given, just before anything on a host changes. */
   onExecute?: () => void
 }
@@ -24,6 +25,7 @@ export interface FlowResult extends ApplyResult {
 }
 
 export async function planConfirmApply(session: ApplySession, o: FlowOptions): Promise<FlowResult> {
+  await o.progress.settle?.()
   o.log(renderPlan(session.sessions, o.style, o.diff, session.teardowns))
   const pending = session.sessions.filter((s) => s.plan && !isNoop(s.plan))
   const work = lifecycleWork(session)
@@ -46,7 +48,10 @@ export async function planConfirmApply(session: ApplySession, o: FlowOptions): P
     process.stderr.write('\ninterrupted: finishing hosts in progress, starting no new ones (Ctrl-C again to quit now)\n')
   }
   process.on('SIGINT', onSigint)
-  const result = await executeApply(session, o.progress).finally(() => process.off('SIGINT', onSigint))
+  const result = await executeApply(session, o.progress).finally(async () => {
+    process.off('SIGINT', onSigint)
+    await o.progress.settle?.()
+  })
   o.log(renderResult(result, o.style))
   if (result.failed) process.exitCode = 1
   return {...result, dryRun: false}

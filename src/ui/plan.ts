@@ -4,6 +4,7 @@ import {structuredPatch} from 'diff'
 import {FileChange, HostPlan, isNoop} from '../core/plan.js'
 import {describePeerDelta, describeTeardown, peerDelta} from '../core/teardown.js'
 import {redactSecrets} from '../core/wgconf.js'
+import {commandLine} from '../remote/transport.js'
 import type {ApplyResult, HostSession} from '../services/apply.js'
 import type {TeardownSession} from '../services/teardown.js'
 
@@ -40,11 +41,29 @@ export function renderFileDiff(change: FileChange, style: Style): string[] {
   return out
 }
 
+const octal = (m: number) => `0${m.toString(8)}`
+
+/** "owner root -> nobody, mode 0600 -> 0400", or '' when neither changes (or a file is new). */
+function metaChange(f: FileChange): string {
+  if (!f.beforeMeta) return ''
+  const owner = f.owner ?? 'root'
+  return [
+    f.beforeMeta.owner !== owner ? `owner ${f.beforeMeta.owner} -> ${owner}` : '',
+    f.beforeMeta.mode !== f.mode ? `mode ${octal(f.beforeMeta.mode)} -> ${octal(f.mode)}` : '',
+  ].filter(Boolean).join(', ')
+}
+
 export function renderHostPlan(plan: HostPlan, style: Style, withDiff: boolean): string[] {
   if (isNoop(plan)) return [`${style.bold(plan.name)}: no changes`]
   const lines = [`${style.bold(plan.name)}:`]
   for (const f of plan.files) {
-    lines.push(`  ${f.kind === 'create' ? style.green('+') : style.yellow('~')} ${f.path}${f.kind === 'create' ? ' (new)' : ''}`)
+    if (f.kind === 'delete') {
+      lines.push(`  ${style.red('-')} ${f.path} (no longer managed)`)
+      if (f.deactivate) lines.push(`  > ${commandLine(f.deactivate)} (undo its activation)`)
+      continue
+    }
+    const meta = metaChange(f)
+    lines.push(`  ${f.kind === 'create' ? style.green('+') : style.yellow('~')} ${f.path}${f.kind === 'create' ? ' (new)' : ''}${meta ? ` (${meta})` : ''}`)
     const peers = f.path.endsWith('.conf') && f.secret && f.before !== null ? describePeerDelta(peerDelta(f.before, f.after)) : null
     if (peers) lines.push(`    ${style.yellow(peers)}`)
     if (withDiff) lines.push(...renderFileDiff(f, style))

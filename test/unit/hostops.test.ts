@@ -1,8 +1,8 @@
 // The remote shell snippets, run for real with the local shell against files in a temp dir.
 import assert from 'node:assert/strict'
 import {execFileSync, spawnSync} from 'node:child_process'
-import {readFileSync, statSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {RemoteHost} from '../../src/remote/hostops.js'
@@ -45,6 +45,32 @@ describe('RemoteHost.writeFile', () => {
     assert.equal(out.trim(), 'inplace')
     // The bind mount wrote through to its source file.
     assert.equal(readFileSync(source, 'utf8'), 'new content\n')
+  })
+})
+
+describe('RemoteHost.writeFile with an owner', () => {
+  const nobody = Number(spawnSync('id', ['-u', 'nobody'], {encoding: 'utf8'}).stdout.trim())
+
+  it('gives the file to the user before the rename (0400), and facts report owner and mode', {skip: !isRoot && 'needs root to chown'}, async () => {
+    const path = join(tmpDir(), 'beam-mesh', 'cookie')
+    assert.equal(await host.writeFile(path, 'secret\n', 0o400, 'nobody'), 'renamed')
+    assert.deepEqual([statSync(path).uid, statSync(path).gid, statSync(path).mode & 0o777], [nobody, 0, 0o400])
+    assert.equal(statSync(dirname(path)).mode & 0o777, 0o711, 'the user can traverse the directory, nobody can list it')
+    const facts = await host.facts([path])
+    assert.deepEqual(facts.meta?.get(path), {owner: 'nobody', mode: 0o400})
+    // Without an owner the file goes back to root.
+    await host.writeFile(path, 'secret\n', 0o600)
+    assert.deepEqual([statSync(path).uid, statSync(path).mode & 0o777], [0, 0o600])
+    assert.deepEqual((await host.facts([path])).meta?.get(path), {owner: 'root', mode: 0o600})
+  })
+
+  it('fails with a clear error, writing nothing, when the user does not exist', async () => {
+    const dir = tmpDir()
+    const path = join(dir, 'cookie')
+    writeFileSync(path, 'old\n')
+    await assert.rejects(host.writeFile(path, 'new\n', 0o400, 'no-such-user-bm'), /write .*cookie \(owner no-such-user-bm\).*user no-such-user-bm does not exist on this host/s)
+    assert.equal(readFileSync(path, 'utf8'), 'old\n')
+    assert.deepEqual(readdirSync(dir), ['cookie'], 'no temp file left behind')
   })
 })
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
+import {BEAM_MANAGED, BEAM_PATHS, beamExtraFiles} from '../../src/core/beam.js'
 import {desiredState} from '../../src/core/desired.js'
 import {parseInventory} from '../../src/core/inventory.js'
 import {buildMesh, HostAssignment} from '../../src/core/model.js'
@@ -8,6 +9,7 @@ import {HostFacts, isNoop, planHost} from '../../src/core/plan.js'
 import {classifyWgChange, redactSecrets} from '../../src/core/wgconf.js'
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
 import {parseAllowedIps, parseFactsOutput} from '../../src/remote/facts.js'
+import {plainStyle, renderHostPlan} from '../../src/ui/plan.js'
 
 const INV = `
 network: {interface: wg0, ipv4: 10.77.0.0/24}
@@ -26,6 +28,9 @@ function meshOf(text: string) {
   const mesh = buildMesh(inv, assignments)
   return {mesh, desired: desiredState(mesh, {privateKeys: keys})}
 }
+
+const COOKIE = 'C'.repeat(48)
+const meshWithBeam = (beam: Record<string, unknown>) => meshOf(`${INV}beam: ${JSON.stringify(beam)}\n`).mesh
 
 /** Facts of a host on which `desired` was applied and is running. */
 function appliedFacts(d: ReturnType<typeof meshOf>['desired'][number], mesh: ReturnType<typeof meshOf>['mesh']): HostFacts {
@@ -144,5 +149,91 @@ describe('facts parsing', () => {
     assert.equal(f.systemd, false)
     assert.equal(f.hosts, '')
     assert.deepEqual(parseAllowedIps(['', 'K=\t10.1.1.1/32']), [{publicKey: 'K=', allowedIps: ['10.1.1.1/32']}])
+  })
+})
+
+describe('planHost: managed files (retired files, owner and mode)', () => {
+  const mesh = meshWithBeam({firewall: true, user: 'nobody'})
+  const host = mesh.hosts[0]
+  const files = (m: typeof mesh) => beamExtraFiles(m, COOKIE)(m.hosts[0])
+  const desiredOf = (m: typeof mesh) => desiredState(m, {privateKeys: keys, extraFiles: (h) => beamExtraFiles(m, COOKIE)(h), managed: BEAM_MANAGED})[0]
+  /** A host on which `m` was applied: every file present with its desired owner and mode. */
+  function applied(m: typeof mesh): HostFacts {
+    const d = desiredOf(m)
+    const all = [d.wgConfig, ...d.extraFiles]
+    return {
+      files: new Map(all.map((f) => [f.path, f.content])),
+      meta: new Map(all.map((f) => [f.path, {owner: f.owner ?? 'root', mode: f.mode}])),
+      hosts: `127.0.0.1\tlocalhost\n${d.hostsBlock}`,
+      running: m.hosts.filter((h) => h.name !== host.name).map((h) => ({publicKey: h.publicKey, allowedIps: [`${h.ipv4}/32`]})),
+      systemd: false,
+      unitEnabled: false,
+    }
+  }
+
+  it('gives the cookie to beam.user (0400); env.sh and vm.args stay root 0644', () => {
+    const byPath = new Map(files(mesh).map((f) => [f.path, f]))
+    assert.deepEqual([byPath.get(BEAM_PATHS.cookie)!.owner, byPath.get(BEAM_PATHS.cookie)!.mode], ['nobody', 0o400])
+    for (const p of [BEAM_PATHS.envSh, BEAM_PATHS.vmArgs]) assert.deepEqual([byPath.get(p)!.owner, byPath.get(p)!.mode], [undefined, 0o644])
+    const plain = files(meshWithBeam({})).find((f) => f.path === BEAM_PATHS.cookie)!
+    assert.deepEqual([plain.owner, plain.mode], [undefined, 0o600])
+  })
+
+  it('validates beam.user like ssh.user', () => {
+    assert.throws(() => meshWithBeam({user: 'Deploy'}), (e: Error) => /beam\.user: must be a Unix user name/.test(e.message) || assert.fail(e.message))
+    assert.equal(meshWithBeam({user: 'deploy_1'}).beam.user, 'deploy_1')
+  })
+
+  it('is a no-op when content, owner and mode all match (firewall, beam.user)', () => {
+    assert.equal(isNoop(planHost(desiredOf(mesh), applied(mesh), 'wg0')), true)
+  })
+
+  it('plans a changed owner (and mode) as an update with the same content, keeping the old ones for rollback', () => {
+    const facts = applied(meshWithBeam({firewall: true}))
+    const plan = planHost(desiredOf(mesh), facts, 'wg0')
+    assert.deepEqual(plan.files.map((f) => [f.path, f.kind]), [[BEAM_PATHS.cookie, 'update']])
+    const [c] = plan.files
+    assert.equal(c.before, c.after)
+    assert.deepEqual([c.owner, c.mode, c.beforeMeta], ['nobody', 0o400, {owner: 'root', mode: 0o600}])
+    assert.equal(plan.iface.kind, 'none')
+    assert.match(renderHostPlan(plan, plainStyle, true).join('\n'), /~ \/etc\/beam-mesh\/cookie \(owner root -> nobody, mode 0600 -> 0400\)/)
+  })
+
+  it('fixes a drifted mode, also on the wg config, without touching the interface', () => {
+    const facts = applied(mesh)
+    facts.meta!.set('/etc/wireguard/wg0.conf', {owner: 'root', mode: 0o644})
+    const plan = planHost(desiredOf(mesh), facts, 'wg0')
+    assert.deepEqual(plan.files.map((f) => [f.path, f.kind, f.mode]), [['/etc/wireguard/wg0.conf', 'update', 0o600]])
+    assert.equal(plan.iface.kind, 'none')
+  })
+
+  it('retires the firewall when beam.firewall goes off: delete + unload the table, shown in the plan', () => {
+    const off = meshWithBeam({user: 'nobody'})
+    const plan = planHost(desiredOf(off), applied(mesh), 'wg0')
+    assert.deepEqual(plan.files.map((f) => [f.path, f.kind]), [[BEAM_PATHS.firewall, 'delete']])
+    const [del] = plan.files
+    assert.deepEqual(del.deactivate, ['nft', 'add table inet beam_mesh; delete table inet beam_mesh'])
+    assert.deepEqual(del.activate, ['nft', '-f', BEAM_PATHS.firewall], 'to reload it on rollback')
+    assert.deepEqual([del.before, del.mode], [files(mesh).find((f) => f.path === BEAM_PATHS.firewall)!.content, 0o644])
+    const text = renderHostPlan(plan, plainStyle, true).join('\n')
+    assert.match(text, /^ {2}- \/etc\/beam-mesh\/firewall\.nft \(no longer managed\)$/m)
+    assert.match(text, /^ {2}> nft 'add table inet beam_mesh; delete table inet beam_mesh' \(undo its activation\)$/m)
+    assert.ok(!text.includes('table inet beam_mesh {'), 'no content of the retired file')
+  })
+
+  it('retires nothing that is absent, and never the desired files', () => {
+    const off = meshWithBeam({user: 'nobody'})
+    assert.equal(isNoop(planHost(desiredOf(off), applied(off), 'wg0')), true)
+    const d = desiredOf(mesh)
+    assert.ok(d.managed.some((m) => m.path === BEAM_PATHS.firewall) && d.extraFiles.some((f) => f.path === BEAM_PATHS.firewall))
+  })
+})
+
+describe('facts parsing: owner and mode', () => {
+  it('reads stat lines (owner, octal mode, path) of present files', () => {
+    const out = ['@@beam-mesh file /etc/beam-mesh/cookie', Buffer.from('x\n').toString('base64'), '@@beam-mesh end', '@@beam-mesh meta nobody 400 /etc/beam-mesh/cookie', '@@beam-mesh hosts', '@@beam-mesh end', ''].join('\n')
+    const f = parseFactsOutput(out, ['/etc/beam-mesh/cookie', '/etc/beam-mesh/firewall.nft'])
+    assert.deepEqual(f.meta?.get('/etc/beam-mesh/cookie'), {owner: 'nobody', mode: 0o400})
+    assert.equal(f.meta?.has('/etc/beam-mesh/firewall.nft'), false)
   })
 })

@@ -1,0 +1,88 @@
+// Prints how long `mesh doctor --json` takes on a healthy mesh of 1, 4 and 16 lab hosts (each running an Erlang
+// node `app`, as in test/e2e/apply.test.ts), the median of 3 runs through the real CLI, the ratio to 1 host, and
+// whether each report was healthy. Figures only: nothing here asserts a timing. Needs root, the lab packages and
+// erlang, and dist/ (`npm run build`). Lab prefix bmbd on 198.18.61.0/24, always taken down.
+// Run: node --import tsx bench/doctor.ts [sizes...]   (default 1 4 16)
+import {join} from 'node:path'
+
+import {checkLabPrerequisites} from '../src/services/lab/index.js'
+import {emitBench, fmt, meshOk, median, pool, printTable, runMesh, startAppNode, withBenchLab} from './lib/common.js'
+
+const PREFIX = 'bmbd'
+const NET = 61
+const RUNS = 3
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
+const SIZES = sizes.length ? sizes : [1, 4, 16]
+
+interface Row {
+  n: number
+  up: number
+  apply: number
+  nodes: number
+  runs: number[]
+  healthy: boolean[]
+  findings: string
+}
+
+async function main() {
+  const p = checkLabPrerequisites()
+  if (!p.ok) {
+    console.log(`bench/doctor: skipped: ${p.reason}`)
+    emitBench('doctor', {skipped: p.reason})
+    return
+  }
+  const rows: Row[] = []
+  for (const n of SIZES) {
+    const row = await withBenchLab(n, PREFIX, NET, async (lab) => {
+      const common = ['-i', lab.result.inventory, '--state', join(lab.dir, 'state')]
+      await meshOk(['init', ...common, '--out', join(lab.dir, 'out'), '--json'], {home: lab.home})
+      const apply = await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home})
+      const t0 = performance.now()
+      await pool(lab.hosts, 4, (h) => startAppNode(lab, h))
+      const nodes = performance.now() - t0
+      const runs: number[] = []
+      const healthy: boolean[] = []
+      let findings = ''
+      for (let i = 0; i < RUNS; i++) {
+        const r = await runMesh(['doctor', ...common, '--json'], {home: lab.home, timeoutMs: 300_000})
+        let report: {healthy: boolean; summary: Record<string, number>}
+        try {
+          report = JSON.parse(r.stdout)
+        } catch {
+          throw new Error(`doctor --json printed no JSON (exit ${r.status}): ${r.stderr.split('\n').slice(0, 8).join('\n')}`)
+        }
+        runs.push(r.ms)
+        healthy.push(report.healthy && r.status === 0)
+        findings = Object.entries(report.summary).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'
+      }
+      console.error(`bench/doctor: ${n} hosts done`)
+      return {n, up: lab.upMs, apply: apply.ms, nodes, runs, healthy, findings}
+    })
+    rows.push(row)
+  }
+  const base = rows.find((r) => r.n === 1) ?? rows[0]
+  const med = (r: Row) => median(r.runs)
+  console.log(`mesh doctor --json on a healthy lab mesh with an Erlang node per host (node ${process.version}, default --concurrency 8,`)
+  console.log(`wall time of the CLI process, median of ${RUNS} runs; "x 1 host" = ratio of the medians)`)
+  printTable([
+    ['hosts', 'pairs', 'lab up', 'apply', 'start nodes', 'doctor (median)', 'min', 'max', 'x 1 host', 'healthy', 'last findings'],
+    ...rows.map((r) => [
+      String(r.n),
+      String(r.n * r.n),
+      fmt(r.up),
+      fmt(r.apply),
+      fmt(r.nodes),
+      fmt(med(r)),
+      fmt(Math.min(...r.runs)),
+      fmt(Math.max(...r.runs)),
+      (med(r) / med(base)).toFixed(2),
+      `${r.healthy.filter(Boolean).length}/${r.healthy.length}`,
+      r.findings,
+    ]),
+  ])
+  emitBench('doctor', {
+    rows: rows.map((r) => ({hosts: r.n, medianMs: Math.round(med(r)), runsMs: r.runs.map(Math.round), ratio: +(med(r) / med(base)).toFixed(2), healthy: r.healthy})),
+  })
+}
+
+await main()

@@ -1,0 +1,82 @@
+// The per-host executor with a recording stub host: retired files (deactivate, remove; restored and
+// re-activated on rollback), owners passed through and put back, a created file's activation undone.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+
+import {BEAM_MANAGED, BEAM_PATHS, FIREWALL_DEACTIVATE} from '../../src/core/beam.js'
+import {FileChange, HostFacts, HostPlan} from '../../src/core/plan.js'
+import type {RemoteHost} from '../../src/remote/hostops.js'
+import {executeHostPlan} from '../../src/services/apply-host.js'
+
+const firewall = BEAM_MANAGED.find((m) => m.path === BEAM_PATHS.firewall)!
+const facts: HostFacts = {files: new Map(), hosts: '', running: [], systemd: false, unitEnabled: false}
+const ctx = {iface: 'wg0', peers: ['P='], progress: () => {}}
+const plan = (files: FileChange[]): HostPlan => ({name: 'Host-A', files, iface: {kind: 'none'}, enableUnit: false, disruptive: false})
+
+/** Records every call; `peers` is what the verification after the changes sees (null: fails). */
+function stubHost(peers: string[] | null) {
+  const calls: string[] = []
+  const host = {
+    iface: 'wg0',
+    async writeFile(path: string, content: string, mode: number, owner?: string) {
+      calls.push(`write ${path} ${JSON.stringify(content)} ${mode.toString(8)}${owner ? ` ${owner}` : ''}`)
+      return 'renamed'
+    },
+    async removeFile(path: string) {
+      calls.push(`rm ${path}`)
+    },
+    async run(argv: string[]) {
+      calls.push(`run ${argv.join(' ')}`)
+      return ''
+    },
+    async runningPeers() {
+      return peers
+    },
+  }
+  return {host: host as unknown as RemoteHost, calls}
+}
+
+const retired: FileChange = {path: firewall.path, kind: 'delete', before: 'table', after: '', mode: 0o644, secret: true, beforeMeta: {owner: 'root', mode: 0o644}, activate: firewall.activate, deactivate: firewall.deactivate}
+
+describe('executeHostPlan: retired files', () => {
+  it('unloads, then removes the file', async () => {
+    const {host, calls} = stubHost(['P='])
+    const r = await executeHostPlan(host, plan([retired]), facts, ctx)
+    assert.equal(r.status, 'changed')
+    assert.deepEqual(r.files, [{path: firewall.path, kind: 'delete', how: 'removed'}])
+    assert.deepEqual(calls, [`run ${FIREWALL_DEACTIVATE.join(' ')}`, `rm ${firewall.path}`])
+  })
+
+  it('on failure writes the file back (mode kept) and loads it again', async () => {
+    const {host, calls} = stubHost(null)
+    const r = await executeHostPlan(host, plan([retired]), facts, ctx)
+    assert.equal(r.status, 'restored', r.error)
+    assert.deepEqual(calls.slice(2), [`write ${firewall.path} "table" 644`, `run nft -f ${firewall.path}`])
+  })
+})
+
+describe('executeHostPlan: owners and activation on rollback', () => {
+  const cookie: FileChange = {path: BEAM_PATHS.cookie, kind: 'update', before: 'c\n', after: 'c\n', mode: 0o400, secret: true, owner: 'nobody', beforeMeta: {owner: 'app', mode: 0o400}}
+  const created: FileChange = {path: firewall.path, kind: 'create', before: null, after: 'table', mode: 0o644, secret: false, activate: firewall.activate, deactivate: firewall.deactivate}
+
+  it('passes the owner, and on failure puts the previous owner back and undoes a created file\'s activation', async () => {
+    const {host, calls} = stubHost(null)
+    const r = await executeHostPlan(host, plan([cookie, created]), facts, ctx)
+    assert.equal(r.status, 'restored', r.error)
+    assert.deepEqual(calls, [
+      `write ${BEAM_PATHS.cookie} "c\\n" 400 nobody`,
+      `write ${firewall.path} "table" 644`,
+      `run nft -f ${firewall.path}`,
+      // rollback, newest first; then activations
+      `rm ${firewall.path}`,
+      `write ${BEAM_PATHS.cookie} "c\\n" 400 app`,
+      `run ${FIREWALL_DEACTIVATE.join(' ')}`,
+    ])
+  })
+
+  it('gives a file root back (no owner) when root owned it before', async () => {
+    const {host, calls} = stubHost(null)
+    await executeHostPlan(host, plan([{...cookie, beforeMeta: {owner: 'root', mode: 0o600}}]), facts, ctx)
+    assert.equal(calls.at(-1), `write ${BEAM_PATHS.cookie} "c\\n" 600`)
+  })
+})
