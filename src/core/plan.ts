@@ -10,6 +10,8 @@ export const HOSTS_PATH = '/etc/hosts'
 export interface RunningPeer {
   publicKey: string
   allowedIps: string[]
+  /** Seconds, 0 = off; undefined when not read. */
+  keepalive?: number
 }
 
 /** Owner (user name, as `stat -c %U` prints it) and permission bits of a present file. */
@@ -27,6 +29,8 @@ export interface HostFacts {
   hosts: string
   /** Peers of the running interface, or null when the interface is down. */
   running: RunningPeer[] | null
+  /** The running interface's UDP port, when read. */
+  runningListenPort?: number
   /** systemd is the init system (enable wg-quick@<if> so the mesh survives a reboot). */
   systemd: boolean
   unitEnabled: boolean
@@ -67,15 +71,26 @@ export interface HostPlan {
 
 export const isNoop = (p: HostPlan) => p.files.length === 0 && p.iface.kind === 'none' && !p.enableUnit
 
-/** The running interface's peers differ from the config's peers (someone ran `wg set` by hand). */
-function runningDrift(running: RunningPeer[], config: string): string | null {
-  const want = new Map(parseWgQuick(config).peers.map((p) => [p.get('publickey') ?? '', normalizeList(p.get('allowedips'))]))
-  const have = new Map(running.map((p) => [p.publicKey, normalizeList(p.allowedIps.join(','))]))
+/**
+ * The running interface differs from its config although the file is in place: someone ran `wg set` by
+ * hand, or an earlier apply lost its connection after writing the file but before `wg syncconf`.
+ */
+function runningDrift(facts: HostFacts, config: string): string | null {
+  const running = facts.running ?? []
+  const parsed = parseWgQuick(config)
+  const want = new Map(parsed.peers.map((p) => [p.get('publickey') ?? '', {ips: normalizeList(p.get('allowedips')), ka: Number(p.get('persistentkeepalive') ?? 0)}]))
+  const have = new Map(running.map((p) => [p.publicKey, {ips: normalizeList(p.allowedIps.join(',')), ka: p.keepalive}]))
   const missing = [...want.keys()].filter((k) => !have.has(k)).length
   const extra = [...have.keys()].filter((k) => !want.has(k)).length
-  const changed = [...want].filter(([k, v]) => have.has(k) && have.get(k) !== v).length
-  if (!missing && !extra && !changed) return null
-  return `running peers differ from the config (${missing} missing, ${extra} unknown, ${changed} with other allowed IPs)`
+  // Keepalive is compared only when the facts have it.
+  const differs = (w: {ips: string; ka: number}, h: {ips: string; ka?: number}) => w.ips !== h.ips || (h.ka !== undefined && h.ka !== w.ka)
+  const changed = [...want].filter(([k, w]) => have.has(k) && differs(w, have.get(k)!)).length
+  const port = parsed.iface.get('listenport')
+  const portDrift = port !== undefined && facts.runningListenPort !== undefined && Number(port) !== facts.runningListenPort
+  if (!missing && !extra && !changed && !portDrift) return null
+  const parts = [`${missing} missing`, `${extra} unknown`, `${changed} with other allowed IPs or keepalive`]
+  if (portDrift) parts.push(`listening on ${facts.runningListenPort}, not ${port}`)
+  return `running interface differs from the config (${parts.join(', ')})`
 }
 
 function interfaceAction(change: WgChange, before: string | null, after: string, facts: HostFacts): InterfaceAction {
@@ -85,7 +100,7 @@ function interfaceAction(change: WgChange, before: string | null, after: string,
     return {kind: 'restart', reason: `interface settings changed (${keys.join(', ') || 'new config'}): wg-quick down/up`}
   }
   if (change === 'peers') return {kind: 'syncconf', reason: 'peers changed: wg syncconf (hitless)'}
-  const drift = runningDrift(facts.running, after)
+  const drift = runningDrift(facts, after)
   return drift ? {kind: 'syncconf', reason: `${drift}: wg syncconf (hitless)`} : {kind: 'none'}
 }
 

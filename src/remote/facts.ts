@@ -12,7 +12,10 @@ for f in "$@"; do
   stat -c '${MARK} meta %U %a %n' -- "$f" || true
 done
 printf '${MARK} hosts\\n'; if [ -e /etc/hosts ]; then base64 < /etc/hosts || exit 1; fi; printf '${MARK} end\\n'
-if out=$(wg show "$iface" allowed-ips 2>/dev/null); then printf '${MARK} wg\\n%s\\n${MARK} end\\n' "$out"; fi
+if out=$(wg show "$iface" allowed-ips 2>/dev/null); then printf '${MARK} wg\\n%s\\n${MARK} end\\n' "$out"
+  printf '${MARK} keepalive\\n%s\\n${MARK} end\\n' "$(wg show "$iface" persistent-keepalive 2>/dev/null)"
+  printf '${MARK} port %s\\n' "$(wg show "$iface" listen-port 2>/dev/null)"
+fi
 if [ -d /run/systemd/system ]; then printf '${MARK} systemd %s\\n' "$(systemctl is-enabled "wg-quick@$iface" 2>/dev/null || true)"; fi
 exit 0`
 
@@ -23,6 +26,8 @@ export function parseFactsOutput(out: string, paths: string[]): HostFacts {
   const meta = new Map<string, FileMeta>()
   let hosts = ''
   let running: RunningPeer[] | null = null
+  let runningListenPort: number | undefined
+  let keepalive = new Map<string, number>()
   let systemd = false
   let unitEnabled = false
 
@@ -36,6 +41,11 @@ export function parseFactsOutput(out: string, paths: string[]): HostFacts {
       unitEnabled = rest.join(' ').trim() === 'enabled'
       continue
     }
+    if (kind === 'port') {
+      const port = Number(rest[0])
+      if (Number.isInteger(port) && port > 0) runningListenPort = port
+      continue
+    }
     if (kind === 'meta') {
       const [owner, mode, ...path] = rest
       if (owner && /^[0-7]{1,4}$/.test(mode ?? '')) meta.set(path.join(' '), {owner, mode: Number.parseInt(mode, 8)})
@@ -46,8 +56,22 @@ export function parseFactsOutput(out: string, paths: string[]): HostFacts {
     if (kind === 'file') files.set(rest.join(' '), decode(body))
     else if (kind === 'hosts') hosts = decode(body)
     else if (kind === 'wg') running = parseAllowedIps(body)
+    else if (kind === 'keepalive') keepalive = parseKeepalive(body)
   }
-  return {files, meta, hosts, running, systemd, unitEnabled}
+  // Keepalive is known only when it was read: an older facts output leaves it undefined (not compared).
+  if (running) running = running.map((p) => (keepalive.has(p.publicKey) ? {...p, keepalive: keepalive.get(p.publicKey)} : p))
+  return {files, meta, hosts, running, runningListenPort, systemd, unitEnabled}
+}
+
+/** `wg show <if> persistent-keepalive`: "<public key>\t<seconds>" or "off" (= 0). */
+export function parseKeepalive(lines: string[]): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const l of lines) {
+    const [key, value] = l.split('\t')
+    if (!key?.trim() || value === undefined) continue
+    out.set(key.trim(), value.trim() === 'off' ? 0 : Number(value.trim()))
+  }
+  return out
 }
 
 /** `wg show <if> allowed-ips`: "<public key>\t<ip/cidr> <ip/cidr>" or "(none)". No private key in it. */

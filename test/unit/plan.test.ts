@@ -237,3 +237,41 @@ describe('facts parsing: owner and mode', () => {
     assert.equal(f.meta?.has('/etc/beam-mesh/firewall.nft'), false)
   })
 })
+
+describe('drift of the running interface', () => {
+  const {mesh, desired} = meshOf(INV)
+  const a = desired[0]
+
+  it('re-syncs when the running keepalive differs from the config (a sync lost mid-apply)', () => {
+    const withKa = {...a, wgConfig: {...a.wgConfig, content: a.wgConfig.content.replace(/(AllowedIPs = .*)/g, '$1\nPersistentKeepalive = 22')}}
+    const facts = appliedFacts(withKa, mesh)
+    facts.running = facts.running!.map((p) => ({...p, keepalive: 21}))
+    const plan = planHost(withKa, facts, 'wg0')
+    assert.equal(plan.files.length, 0)
+    assert.equal(plan.iface.kind, 'syncconf')
+    assert.match((plan.iface as {reason: string}).reason, /2 with other allowed IPs or keepalive/)
+    facts.running = facts.running!.map((p) => ({...p, keepalive: 22}))
+    assert.equal(isNoop(planHost(withKa, facts, 'wg0')), true)
+  })
+
+  it('re-syncs when the running listen port differs, and ignores facts without keepalive', () => {
+    const facts = appliedFacts(a, mesh)
+    assert.equal(isNoop(planHost(a, facts, 'wg0')), true)
+    facts.runningListenPort = 51999
+    const plan = planHost(a, facts, 'wg0')
+    assert.match((plan.iface as {reason: string}).reason, /listening on 51999, not 51820/)
+  })
+})
+
+describe('keepalive facts', () => {
+  it('parses wg show persistent-keepalive and the listen port', () => {
+    const out = ['@@beam-mesh hosts', '@@beam-mesh end', '@@beam-mesh wg', 'AAA=\t10.0.0.2/32', 'BBB=\t10.0.0.3/32', '@@beam-mesh end',
+      '@@beam-mesh keepalive', 'AAA=\t25', 'BBB=\toff', '@@beam-mesh end', '@@beam-mesh port 51820', ''].join('\n')
+    const f = parseFactsOutput(out, [])
+    assert.deepEqual(f.running, [
+      {publicKey: 'AAA=', allowedIps: ['10.0.0.2/32'], keepalive: 25},
+      {publicKey: 'BBB=', allowedIps: ['10.0.0.3/32'], keepalive: 0},
+    ])
+    assert.equal(f.runningListenPort, 51820)
+  })
+})
