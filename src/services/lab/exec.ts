@@ -1,5 +1,6 @@
 // Run a command "on" a lab host as root without SSH: enter the net, mount and UTS namespaces of its sshd.
 import {spawn} from 'node:child_process'
+import type {Readable} from 'node:stream'
 
 import {ExternalCommandError, UserError} from '../../core/errors.js'
 import {SYSTEM_PATH, pidAlive, which} from './sys.js'
@@ -27,6 +28,9 @@ export interface LabExecResult {
  * `nsenter -t <sshd pid> -n -m -u -- argv`: the command sees the host's hostname, /etc/hosts, /etc/wireguard and
  * network, exactly like an SSH session (wireguard-go's opt-in variable included).
  */
+/** How long output may trail a command's exit before the pipes are taken as held by a daemon it started. */
+const EXIT_GRACE_MS = 500
+
 export function labExec(host: LabExecTarget, argv: string[], opts: LabExecOptions = {}): Promise<LabExecResult> {
   if (host.pid === undefined || !pidAlive(host.pid)) {
     return Promise.reject(new UserError(`lab host ${host.name} is not running (no live sshd)`, 'run `mesh lab status`, or restart the lab'))
@@ -43,9 +47,13 @@ export function labExec(host: LabExecTarget, argv: string[], opts: LabExecOption
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.on('error', reject)
-    // Daemons started by the command (wireguard-go, epmd) may keep the pipes open: finish on exit, not on close.
+    // Daemons started by the command (wireguard-go, epmd) may keep the pipes open, so 'close' may never come.
+    // But output can still be in flight when 'exit' fires: wait for both pipes to end, at most a grace period
+    // (a pipe still open after it is a daemon's), then stop reading.
+    const ended = (s: Readable) => new Promise<void>((done) => (s.readableEnded ? done() : s.once('end', done)))
     child.on('exit', (status, signal) => {
-      setImmediate(() => {
+      const grace = new Promise<void>((done) => setTimeout(done, EXIT_GRACE_MS))
+      void Promise.race([Promise.all([ended(child.stdout), ended(child.stderr)]), grace]).then(() => {
         child.stdout.destroy()
         child.stderr.destroy()
         resolve({status: status ?? (signal ? null : 0), stdout, stderr})
