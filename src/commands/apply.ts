@@ -9,6 +9,25 @@ import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
 
 export type ApplyOutput = FlowResult
 
+/** The flags of every command that plans against the hosts (apply, plan). */
+export const sessionFlags = {
+  inventory: inventoryFlag,
+  state: stateFlag,
+  hosts: Flags.string({description: 'comma-separated host names to touch (configs still come from the whole inventory)'}),
+  concurrency: Flags.integer({description: 'hosts worked on at once', default: 8, min: 1, max: 256}),
+  'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
+  diff: Flags.boolean({description: 'show file diffs in the plan', default: true, allowNo: true}),
+}
+
+interface SessionFlags {
+  inventory: string
+  state?: string
+  hosts?: string
+  concurrency: number
+  'accept-new': boolean
+  diff: boolean
+}
+
 export default class Apply extends MeshCommand {
   static override summary = 'Push the mesh to every host over SSH: plan, confirm, write safely, bring wg up or sync it hitlessly'
   static override description =
@@ -21,36 +40,36 @@ export default class Apply extends MeshCommand {
   ]
 
   static override flags = {
-    inventory: inventoryFlag,
-    state: stateFlag,
-    'dry-run': Flags.boolean({description: 'show the plan and change nothing'}),
+    ...sessionFlags,
+    'dry-run': Flags.boolean({description: 'show the plan and change nothing (same as `mesh plan`)'}),
     yes: Flags.boolean({char: 'y', description: 'apply without asking'}),
-    hosts: Flags.string({description: 'comma-separated host names to touch (configs still come from the whole inventory)'}),
-    concurrency: Flags.integer({description: 'hosts worked on at once', default: 8, min: 1, max: 256}),
-    'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
-    diff: Flags.boolean({description: 'show file diffs in the plan', default: true, allowNo: true}),
   }
 
   async run(): Promise<ApplyOutput> {
     const {flags} = await this.parse(Apply)
-    const json = this.jsonEnabled()
-    const style = !json && process.stdout.isTTY ? colorStyle : plainStyle
-    // A listr2 board when stderr is a terminal, plain `[host] message` lines otherwise; never on stdout.
-    const progress = applyProgress(json)
-    const hosts = flags.hosts?.split(',').map((h) => h.trim()).filter(Boolean)
+    return planAndApply(this, flags, {dryRun: Boolean(flags['dry-run']), yes: flags.yes})
+  }
+}
+
+/** The body of `mesh apply`, shared with `mesh plan` (always a dry run). */
+export async function planAndApply(cmd: MeshCommand, flags: SessionFlags, mode: {dryRun: boolean; yes: boolean}): Promise<ApplyOutput> {
+  const json = cmd.jsonEnabled()
+  const style = !json && process.stdout.isTTY ? colorStyle : plainStyle
+  // A listr2 board when stderr is a terminal, plain `[host] message` lines otherwise; never on stdout.
+  const progress = applyProgress(json)
+  const hosts = flags.hosts?.split(',').map((h) => h.trim()).filter(Boolean)
+  try {
+    const session = await prepareApply(
+      {inventoryFile: flags.inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency},
+      (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
+      progress,
+    )
     try {
-      const session = await prepareApply(
-        {inventoryFile: flags.inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency},
-        (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
-        progress,
-      )
-      try {
-        return await planConfirmApply(session, {dryRun: Boolean(flags['dry-run']), yes: flags.yes, json, diff: flags.diff, style, log: (t) => this.log(t), progress})
-      } finally {
-        await session.close()
-      }
+      return await planConfirmApply(session, {...mode, json, diff: flags.diff, style, log: (t) => cmd.log(t), progress})
     } finally {
-      await progress.settle() // before oclif prints an error, and so no spinner timer keeps the process alive
+      await session.close()
     }
+  } finally {
+    await progress.settle() // before oclif prints an error, and so no spinner timer keeps the process alive
   }
 }

@@ -94,7 +94,7 @@ function runningDrift(facts: HostFacts, config: string): string | null {
 }
 
 function interfaceAction(change: WgChange, before: string | null, after: string, facts: HostFacts): InterfaceAction {
-  if (facts.running === null) return {kind: 'up', reason: 'interface is down'}
+  if (facts.running === null) return {kind: 'up', reason: 'interface is down: wg-quick up'}
   if (change === 'interface') {
     const keys = before ? changedInterfaceKeys(before, after).filter((k) => !['privatekey', 'listenport', 'fwmark'].includes(k)) : []
     return {kind: 'restart', reason: `interface settings changed (${keys.join(', ') || 'new config'}): wg-quick down/up`}
