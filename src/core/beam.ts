@@ -26,6 +26,8 @@ export const NFT_TABLE = 'beam_mesh'
 const FIREWALL_ACTIVATE = ['nft', '-f', BEAM_PATHS.firewall]
 /** Unloads the table in one transaction: "add" first, so it also succeeds when the table is not loaded. */
 export const FIREWALL_DEACTIVATE = ['nft', `add table inet ${NFT_TABLE}; delete table inet ${NFT_TABLE}`]
+/** The table is loaded (it is not after a reboot, unless something reloads it). */
+const FIREWALL_IS_ACTIVE = ['nft', 'list', 'table', 'inet', NFT_TABLE]
 
 /**
  * Every file beam-mesh may own under BEAM_DIR, desired or not: apply reads them all and removes (after
@@ -33,7 +35,7 @@ export const FIREWALL_DEACTIVATE = ['nft', `add table inet ${NFT_TABLE}; delete 
  * beam.firewall went from true to false.
  */
 export const BEAM_MANAGED: ManagedPath[] = Object.values(BEAM_PATHS).map((path) =>
-  path === BEAM_PATHS.firewall ? {path, activate: FIREWALL_ACTIVATE, deactivate: FIREWALL_DEACTIVATE} : {path},
+  path === BEAM_PATHS.firewall ? {path, activate: FIREWALL_ACTIVATE, deactivate: FIREWALL_DEACTIVATE, isActive: FIREWALL_IS_ACTIVE} : {path},
 )
 /**
  * libcluster's Epmd strategy connects once at start when :timeout is absent (:infinity); with an
@@ -181,6 +183,6 @@ export function beamExtraFiles(mesh: Mesh, cookie: string): (host: MeshHost) => 
     {path: BEAM_PATHS.vmArgs, content: renderVmArgs(mesh, host), mode: 0o644, secret: false},
     {path: BEAM_PATHS.libcluster, content: libcluster, mode: 0o644, secret: false},
     // Loaded right after it changes; unloaded when retired (beam.firewall: false) or its create is rolled back.
-    ...(firewall ? [{path: BEAM_PATHS.firewall, content: firewall, mode: 0o644, secret: false, activate: FIREWALL_ACTIVATE, deactivate: FIREWALL_DEACTIVATE}] : []),
+    ...(firewall ? [{path: BEAM_PATHS.firewall, content: firewall, mode: 0o644, secret: false, activate: FIREWALL_ACTIVATE, deactivate: FIREWALL_DEACTIVATE, isActive: FIREWALL_IS_ACTIVE}] : []),
   ]
 }

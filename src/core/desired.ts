@@ -13,6 +13,11 @@ export interface ManagedPath {
    * rolled back. Must succeed when there is nothing to undo.
    */
   deactivate?: string[]
+  /**
+   * Exits 0 when the activation is in effect (e.g. the nft table is loaded). Checked when the file itself
+   * is unchanged, so a reboot that dropped the activation is repaired by the next apply.
+   */
+  isActive?: string[]
 }
 
 export interface DesiredFile extends ManagedPath {

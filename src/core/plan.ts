@@ -31,6 +31,8 @@ export interface HostFacts {
   running: RunningPeer[] | null
   /** The running interface's UDP port, when read. */
   runningListenPort?: number
+  /** Paths whose activation was checked (DesiredFile.isActive) and found not in effect. */
+  inactive?: Set<string>
   /** systemd is the init system (enable wg-quick@<if> so the mesh survives a reboot). */
   systemd: boolean
   unitEnabled: boolean
@@ -65,11 +67,13 @@ export interface HostPlan {
   files: FileChange[]
   iface: InterfaceAction
   enableUnit: boolean
+  /** Unchanged files whose activation is not in effect (e.g. the firewall table after a reboot): re-run it. */
+  reactivate: {path: string; activate: string[]}[]
   /** Changes that interrupt traffic (shown in the plan so nobody is surprised). */
   disruptive: boolean
 }
 
-export const isNoop = (p: HostPlan) => p.files.length === 0 && p.iface.kind === 'none' && !p.enableUnit
+export const isNoop = (p: HostPlan) => p.files.length === 0 && p.iface.kind === 'none' && !p.enableUnit && p.reactivate.length === 0
 
 /**
  * The running interface differs from its config although the file is in place: someone ran `wg set` by
@@ -153,6 +157,9 @@ export function planHost(desired: HostDesired, facts: HostFacts, iface: string):
     files,
     iface: action,
     enableUnit: facts.systemd && !facts.unitEnabled,
+    reactivate: desired.extraFiles
+      .filter((f) => f.activate && facts.inactive?.has(f.path) && !files.some((c) => c.path === f.path))
+      .map((f) => ({path: f.path, activate: f.activate!})),
     disruptive: action.kind === 'restart',
   }
 }

@@ -5,6 +5,8 @@ import {ExternalCommandError} from '../core/errors.js'
 import {HostFacts} from '../core/plan.js'
 import {Transport, commandLine} from './transport.js'
 import {FACTS_SCRIPT, parseFactsOutput} from './facts.js'
+import {SudoPasswordError, isSudoPasswordFailure} from './result.js'
+import type {RunResult} from './transport.js'
 
 /**
  * temp file beside the target + rename; EBUSY (bind-mounted file, as in Docker) -> in-place write.
@@ -59,15 +61,18 @@ export class RemoteHost {
 
   private async sh(script: string, args: string[], what: string, stdin?: Buffer): Promise<string> {
     const argv = ['sh', '-c', script, 'mesh', ...args]
-    const res = await this.t.run(argv, {sudo: true, stdin})
-    if (res.code !== 0) throw new ExternalCommandError(this.t.name, what, res.code, res.stderr)
-    return res.stdout
+    return this.ok(await this.t.run(argv, {sudo: true, stdin}), what)
   }
 
   async run(argv: string[]): Promise<string> {
-    const res = await this.t.run(argv, {sudo: true})
-    if (res.code !== 0) throw new ExternalCommandError(this.t.name, commandLine(argv), res.code, res.stderr)
-    return res.stdout
+    return this.ok(await this.t.run(argv, {sudo: true}), commandLine(argv))
+  }
+
+  /** stdout, or the error: sudo wanting a password (`sudo -n` fails at once) is named as such, with the fix. */
+  private ok(res: RunResult, what: string): string {
+    if (res.code === 0) return res.stdout
+    if (isSudoPasswordFailure(res)) throw new SudoPasswordError(this.t.name, this.t.user, what)
+    throw new ExternalCommandError(this.t.name, what, res.code, res.stderr)
   }
 
   /** One round trip: managed files, /etc/hosts, running peers, systemd. */
@@ -101,6 +106,15 @@ export class RemoteHost {
 
   async enableUnit(): Promise<void> {
     await this.run(['systemctl', 'enable', `wg-quick@${this.iface}`])
+  }
+
+  /** Of these files (present on the host), those whose activation check (isActive) fails: e.g. a firewall table lost on reboot. */
+  async inactive(files: {path: string; isActive?: string[]}[]): Promise<Set<string>> {
+    const out = new Set<string>()
+    for (const f of files) {
+      if (f.isActive && (await this.t.run(f.isActive, {sudo: true})).code !== 0) out.add(f.path)
+    }
+    return out
   }
 
   /** Public keys of the running interface's peers, or null when the interface is down. */

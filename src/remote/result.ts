@@ -29,6 +29,15 @@ export class SudoPasswordError extends UserError {
   }
 }
 
+/**
+ * The text of a per-host failure (the apply's host result): the message, plus the fix when the failure is the
+ * user's to fix on the host, since a host result has no separate place for it.
+ */
+export function hostErrorText(e: unknown): string {
+  const err = e as Error
+  return err instanceof SudoPasswordError && err.fix ? `${err.message}: ${err.fix}` : err.message
+}
+
 /** The command ran past RunOptions.timeoutMs; its channel was closed (and the process signalled). */
 export class CommandTimeoutError extends ExternalCommandError {
   constructor(where: string, command: string, readonly timeoutMs: number) {

@@ -22,6 +22,8 @@ export interface RunResult {
 export interface Transport {
   /** For messages: the inventory host name. */
   readonly name: string
+  /** The SSH user (for messages such as a sudo password failure); undefined when not known. */
+  readonly user?: string
   /** Run argv on the host and capture its output. Never throws for a non-zero exit. */
   run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>
   /** A TCP connection opened *from* the host to host:port (ssh direct-tcpip). */

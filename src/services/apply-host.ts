@@ -2,6 +2,7 @@
 import {FileChange, HostFacts, HostPlan} from '../core/plan.js'
 import {parseWgQuick} from '../core/wgconf.js'
 import {RemoteHost, WriteHow} from '../remote/hostops.js'
+import {hostErrorText} from '../remote/result.js'
 import type {HostResult} from './apply.js'
 
 export interface HostRunContext {
@@ -32,6 +33,10 @@ export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts:
       if (how === 'inplace') notes.push(`${change.path}: rename refused (EBUSY, bind-mounted file): wrote in place`)
     }
     for (const {change} of written) if (change.activate && change.kind !== 'delete') await remote.run(change.activate)
+    for (const r of plan.reactivate) {
+      ctx.progress(`re-activating ${r.path}`)
+      await remote.run(r.activate)
+    }
 
     ifaceTouched = plan.iface.kind !== 'none'
     switch (plan.iface.kind) {
@@ -63,7 +68,7 @@ export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts:
       notes,
     }
   } catch (e) {
-    const error = (e as Error).message
+    const error = hostErrorText(e)
     ctx.progress(`failed, restoring: ${error}`)
     const rollbackError = await restore(remote, plan, facts, written, ifaceTouched, ctx).then(
       () => null,

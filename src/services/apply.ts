@@ -7,6 +7,7 @@ import {Inventory} from '../core/inventory.js'
 import {MeshHost} from '../core/model.js'
 import {HostFacts, HostPlan, isNoop, planHost} from '../core/plan.js'
 import {RemoteHost} from '../remote/hostops.js'
+import {hostErrorText} from '../remote/result.js'
 import {Lock, acquireLock} from '../state/lock.js'
 import {beamFilesFor} from './beam-files.js'
 import type {Connector} from './connect.js'
@@ -113,10 +114,11 @@ export async function prepareApply(
         // Every path we may own, not just the desired ones: a present but undesired one is retired.
         const paths = [...new Set([s.desired.wgConfig.path, ...s.desired.extraFiles.map((f) => f.path), ...s.desired.managed.map((m) => m.path)])]
         s.facts = await s.remote.facts(paths)
+        s.facts.inactive = await s.remote.inactive(s.desired.extraFiles.filter((f) => s.facts!.files.get(f.path) != null))
         s.plan = planHost(s.desired, s.facts, iface)
         progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
       } catch (e) {
-        s.error = (e as Error).message
+        s.error = hostErrorText(e)
         progress.step(s.host.name, `failed: ${s.error}`)
       }
     })
@@ -149,7 +151,10 @@ export function describePlan(plan: HostPlan): Omit<HostResult, 'status'> {
     files: plan.files.map((f) => ({path: f.path, kind: f.kind})),
     iface: plan.iface.kind,
     disruptive: plan.disruptive,
-    notes: plan.iface.kind === 'none' ? [] : [plan.iface.reason],
+    notes: [
+      ...(plan.iface.kind === 'none' ? [] : [plan.iface.reason]),
+      ...plan.reactivate.map((r) => `${r.path} was not in effect: re-activated`),
+    ],
   }
 }
 

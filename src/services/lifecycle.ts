@@ -56,7 +56,10 @@ export async function runLifecycle(
   const byName = new Map([...first, ...second].map((r) => [r.name, r]))
   const hosts = session.sessions.map((s) => byName.get(s.host.name)!)
 
-  const teardowns = await executeTeardowns(session.teardowns, loaded.store, session.concurrency, progress.step.bind(progress))
+  // After a Ctrl-C no new host is started, removed ones included: their teardown stays pending.
+  const teardowns = session.interrupted
+    ? session.teardowns.map((t): TeardownResult => ({name: t.archived.name, status: 'skipped', steps: [], error: 'interrupted before the teardown started'}))
+    : await executeTeardowns(session.teardowns, loaded.store, session.concurrency, progress.step.bind(progress))
   const warnings = teardownWarnings(teardowns)
   return {hosts, teardowns, rotation: finishRotation(session, hosts), warnings}
 }

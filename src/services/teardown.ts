@@ -18,7 +18,7 @@ export interface TeardownSession {
   error?: string
 }
 
-export type TeardownStatus = 'planned' | 'torn-down' | 'clean' | 'unreachable' | 'failed'
+export type TeardownStatus = 'planned' | 'torn-down' | 'clean' | 'unreachable' | 'failed' | 'skipped'
 
 export interface TeardownResult {
   name: string

@@ -53,6 +53,8 @@ export async function planConfirmApply(session: ApplySession, o: FlowOptions): P
     await o.progress.settle?.()
   })
   o.log(renderResult(result, o.style))
-  if (result.failed) process.exitCode = 1
+  // Interrupted is never success, even when every host was already in flight and finished.
+  if (session.interrupted) process.exitCode = 130
+  else if (result.failed) process.exitCode = 1
   return {...result, dryRun: false}
 }

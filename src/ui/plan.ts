@@ -73,6 +73,7 @@ export function renderHostPlan(plan: HostPlan, style: Style, withDiff: boolean):
     lines.push(`  > ${label}`)
   }
   if (plan.enableUnit) lines.push('  > enable the wg-quick systemd unit (start at boot)')
+  for (const r of plan.reactivate) lines.push(`  > ${r.activate.join(' ')} (${r.path} is in place but not in effect)`)
   return lines
 }
 
@@ -97,7 +98,7 @@ export function renderResult(result: ApplyResult, style: Style): string {
     return `  ${h.name.padEnd(width)}  ${status}${detail}${h.notes.length ? `\n${h.notes.map((n) => `  ${' '.repeat(width)}  note: ${n}`).join('\n')}` : ''}`
   })
   for (const t of result.teardowns ?? []) {
-    const status = t.status === 'failed' || t.status === 'unreachable' ? style.red(t.status) : style.green(t.status)
+    const status = t.status === 'failed' || t.status === 'unreachable' || t.status === 'skipped' ? style.red(t.status) : style.green(t.status)
     lines.push(`  ${t.name.padEnd(width)}  ${status} (removed from the inventory)${t.error ? `: ${t.error}` : ''}`)
   }
   if (result.rotation) {

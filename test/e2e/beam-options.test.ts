@@ -88,6 +88,19 @@ test('beam options e2e: firewall on/off (retired file), cookie owner (beam.user)
       }
     })
 
+    await t.test('a firewall table lost while its file stays (as after a reboot) is loaded again by the next apply', async () => {
+      assert.equal((await sh(lab, 'Host-1', 'nft delete table inet beam_mesh')).status, 0)
+      assert.equal(await tableLoaded(lab, 'Host-1'), false)
+      const r = await apply(lab, inventory)
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.hosts.get('Host-1')?.status, 'changed')
+      assert.deepEqual(r.hosts.get('Host-1')?.files, [], 'no file is rewritten')
+      assert.equal(r.hosts.get('Host-2')?.status, 'unchanged')
+      assert.equal(await tableLoaded(lab, 'Host-1'), true, 'Host-1: table loaded again')
+      const again = await apply(lab, inventory)
+      assert.deepEqual([...again.hosts.values()].map((h) => h.status), ['unchanged', 'unchanged'])
+    })
+
     await t.test('beam.firewall: false -> planned as retired, then the file is removed and the table gone', async () => {
       withBeam(['firewall: false'])
       const plan = await mesh(lab, ['apply', '-i', inventory, '--dry-run', '--no-diff'], false)

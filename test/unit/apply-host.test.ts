@@ -11,7 +11,7 @@ import {executeHostPlan} from '../../src/services/apply-host.js'
 const firewall = BEAM_MANAGED.find((m) => m.path === BEAM_PATHS.firewall)!
 const facts: HostFacts = {files: new Map(), hosts: '', running: [], systemd: false, unitEnabled: false}
 const ctx = {iface: 'wg0', peers: ['P='], progress: () => {}}
-const plan = (files: FileChange[]): HostPlan => ({name: 'Host-A', files, iface: {kind: 'none'}, enableUnit: false, disruptive: false})
+const plan = (files: FileChange[]): HostPlan => ({name: 'Host-A', files, iface: {kind: 'none'}, enableUnit: false, reactivate: [], disruptive: false})
 
 /** Records every call; `peers` is what the verification after the changes sees (null: fails). */
 function stubHost(peers: string[] | null) {

@@ -275,3 +275,29 @@ describe('keepalive facts', () => {
     assert.equal(f.runningListenPort, 51820)
   })
 })
+
+describe('activation not in effect', () => {
+  const {mesh, desired} = meshOf(INV)
+  const fw = {path: '/etc/beam-mesh/firewall.nft', content: 'table inet beam_mesh {}\n', mode: 0o644, secret: false, activate: ['nft', '-f', '/etc/beam-mesh/firewall.nft'], isActive: ['nft', 'list', 'table', 'inet', 'beam_mesh']}
+  const d = {...desired[0], extraFiles: [fw]}
+
+  it('re-activates an unchanged file whose activation is gone (a reboot dropped the nft table)', () => {
+    const facts = appliedFacts(d, mesh)
+    facts.files.set(fw.path, fw.content)
+    assert.equal(isNoop(planHost(d, facts, 'wg0')), true)
+    facts.inactive = new Set([fw.path])
+    const plan = planHost(d, facts, 'wg0')
+    assert.equal(plan.files.length, 0)
+    assert.deepEqual(plan.reactivate, [{path: fw.path, activate: fw.activate}])
+    assert.equal(isNoop(plan), false)
+  })
+
+  it('does not re-activate separately when the file changes anyway (the write activates it)', () => {
+    const facts = appliedFacts(d, mesh)
+    facts.files.set(fw.path, 'old\n')
+    facts.inactive = new Set([fw.path])
+    const plan = planHost(d, facts, 'wg0')
+    assert.deepEqual(plan.files.map((f) => f.path), [fw.path])
+    assert.deepEqual(plan.reactivate, [])
+  })
+})
