@@ -138,11 +138,16 @@ export function planResult(session: ApplySession): ApplyResult {
     session.sessions.map((s) =>
       s.plan
         ? {...describePlan(s.plan), status: isNoop(s.plan) ? 'unchanged' : 'changed'}
-        : {name: s.host.name, status: 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, notes: []},
+        : notPlanned(s),
     ),
   )
   const warnings = teardownWarnings(teardowns)
   return teardowns.length ? {...planned, teardowns, ...(warnings.length ? {warnings} : {})} : planned
+}
+
+/** A host with no plan: unreachable when SSH failed, failed when it connected but its facts could not be read (e.g. sudo). */
+function notPlanned(s: HostSession): HostResult {
+  return {name: s.host.name, status: s.remote ? 'failed' : 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, notes: []}
 }
 
 export function describePlan(plan: HostPlan): Omit<HostResult, 'status'> {
@@ -176,9 +181,7 @@ export async function executeApply(session: ApplySession, progress: ApplyProgres
 async function executeHosts(session: ApplySession, list: HostSession[], progress: ApplyProgress): Promise<HostResult[]> {
   const iface = session.loaded.mesh.interface
   return mapLimit(list, session.concurrency, async (s): Promise<HostResult> => {
-    if (!s.plan || !s.remote || !s.facts) {
-      return {name: s.host.name, status: 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, notes: []}
-    }
+    if (!s.plan || !s.remote || !s.facts) return notPlanned(s)
     if (isNoop(s.plan)) return {...describePlan(s.plan), status: 'unchanged'}
     if (session.interrupted) return {...describePlan(s.plan), status: 'skipped', error: 'interrupted before this host was started'}
     const peers = session.loaded.mesh.hosts.filter((h) => h.name !== s.host.name).map((h) => h.publicKey)
