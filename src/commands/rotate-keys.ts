@@ -63,6 +63,7 @@ export default class RotateKeys extends MeshCommand {
     } finally {
       // A dry run or a refused confirmation leaves no pending key behind for a later apply to roll out.
       if (!done) started.discard()
+      started.release()
     }
   }
 }

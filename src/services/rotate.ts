@@ -4,6 +4,8 @@ import {rmSync} from 'node:fs'
 
 import {UserError} from '../core/errors.js'
 import {RotationStart, pendingFile, pskFile, startKeyRotation, startPskRotation} from '../state/rotation.js'
+import {Inventory} from '../core/inventory.js'
+import {acquireLock} from '../state/lock.js'
 import {StateStore, defaultStateDir} from '../state/store.js'
 import {readInventory} from './mesh.js'
 
@@ -20,18 +22,33 @@ export interface RotationStarted extends RotationStart {
   kind: 'keys' | 'psks'
   /** Undo for a dry run or a refused confirmation: removes only the .next files made just now. */
   discard(): void
+  /**
+   * The apply lock, taken before any pending file is written so that no other apply can roll out half a
+   * rotation; the apply that follows nests inside it. Release when done.
+   */
+  release(): void
 }
 
 export function startRotation(opts: RotateOptions): RotationStarted {
   const inv = readInventory(opts.inventoryFile)
   const store = new StateStore(opts.stateDir ?? defaultStateDir(opts.inventoryFile))
   store.checkModes()
+  if (!store.exists()) throw new UserError('nothing to rotate: the mesh has no state yet', 'run `mesh apply` first')
+  const lock = acquireLock(store.dir, 'rotate-keys')
+  try {
+    return {...pendingSecrets(inv, store, opts), release: lock.release}
+  } catch (e) {
+    lock.release()
+    throw e
+  }
+}
+
+function pendingSecrets(inv: Inventory, store: StateStore, opts: RotateOptions): Omit<RotationStarted, 'release'> {
   const all = inv.hosts.map((h) => h.name)
   const byLower = new Map(all.map((n) => [n.toLowerCase(), n]))
   const unknown = (opts.hosts ?? []).filter((h) => !byLower.has(h.toLowerCase()))
   if (unknown.length) throw new UserError(`${unknown.join(', ')} not in the inventory`, `use names from the inventory: ${all.join(', ')}`)
   const named = opts.hosts?.length ? opts.hosts.map((h) => byLower.get(h.toLowerCase())!) : all
-  if (!store.exists()) throw new UserError('nothing to rotate: the mesh has no state yet', 'run `mesh apply` first')
 
   if (opts.psk) {
     if (!inv.network.presharedKeys) throw new UserError('network.presharedKeys is off in the inventory', 'set network.presharedKeys: true and apply, then rotate')

@@ -18,8 +18,34 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Locks this process holds, by path: a command that takes the lock and then runs apply nests, not deadlocks. */
+const held = new Map<string, {count: number; release: () => void}>()
+
 export function acquireLock(stateDir: string, what: string): Lock {
   const path = join(stateDir, 'apply.lock')
+  let entry = held.get(path)
+  if (!entry) {
+    const lock = takeLock(path, stateDir, what)
+    const release = () => {
+      held.delete(path)
+      lock.release()
+    }
+    entry = {count: 0, release}
+    held.set(path, entry)
+  }
+  const e = entry
+  e.count++
+  let released = false
+  return {
+    release() {
+      if (released) return
+      released = true
+      if (--e.count === 0) e.release()
+    },
+  }
+}
+
+function takeLock(path: string, stateDir: string, what: string): Lock {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600)
