@@ -4,7 +4,7 @@ import {DoctorReport} from '../core/doctor.js'
 import {sshConnector} from '../services/connect.js'
 import {runDoctor} from '../services/doctor.js'
 import {renderFindings, renderMatrix} from '../ui/matrix.js'
-import {stderrProgress} from '../ui/progress.js'
+import {listrProgress, stderrProgress} from '../ui/progress.js'
 import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
 
 export default class Doctor extends MeshCommand {
@@ -25,11 +25,13 @@ export default class Doctor extends MeshCommand {
   async run(): Promise<DoctorReport> {
     const {flags} = await this.parse(Doctor)
     const json = this.jsonEnabled()
+    // Progress only on a terminal (a board), never in pipes or --json: doctor's output is the matrix.
+    const progress = process.stderr.isTTY && !json ? listrProgress(process.stderr, ['Probing every host and, through the tunnel, its peers']) : stderrProgress(false)
     const report = await runDoctor(
       {inventoryFile: flags.inventory, stateDir: flags.state, concurrency: flags.concurrency},
       (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
-      stderrProgress(!json && Boolean(process.stderr.isTTY)),
-    )
+      progress,
+    ).finally(() => progress.settle())
     const color = !json && Boolean(process.stdout.isTTY)
     this.log(renderMatrix(report, {color}))
     this.log(`\n${renderFindings(report, {color})}`)

@@ -7,7 +7,7 @@ import {checkRemoval, removeFromInventory} from '../services/remove.js'
 import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
 import {confirm} from '../ui/confirm.js'
 import {colorStyle, plainStyle} from '../ui/plan.js'
-import {stderrProgress} from '../ui/progress.js'
+import {applyProgress} from '../ui/progress.js'
 import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
 
 export interface RemoveOutput extends FlowResult {
@@ -43,18 +43,22 @@ export default class Remove extends MeshCommand {
       if (!(await confirm(`Delete ${check.name} from ${flags.inventory} and tear it down?`))) throw new UserError('cancelled, nothing was changed')
     }
     if (check.inInventory) removeFromInventory(flags.inventory, check.name)
-    const progress = stderrProgress(!json)
-    const session = await prepareApply(
-      {inventoryFile: flags.inventory, stateDir: flags.state, concurrency: flags.concurrency},
-      (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
-      progress,
-    )
+    const progress = applyProgress(json)
     try {
-      // Consent was given for the removal as a whole: the apply it implies runs without a second question.
-      const result = await planConfirmApply(session, {dryRun: false, yes: true, json, diff: flags.diff, style, log: (t) => this.log(t), progress})
-      return {...result, removed: check.name, inventoryEdited: check.inInventory}
+      const session = await prepareApply(
+        {inventoryFile: flags.inventory, stateDir: flags.state, concurrency: flags.concurrency},
+        (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
+        progress,
+      )
+      try {
+        // Consent was given for the removal as a whole: the apply it implies runs without a second question.
+        const result = await planConfirmApply(session, {dryRun: false, yes: true, json, diff: flags.diff, style, log: (t) => this.log(t), progress})
+        return {...result, removed: check.name, inventoryEdited: check.inInventory}
+      } finally {
+        await session.close()
+      }
     } finally {
-      await session.close()
+      await progress.settle()
     }
   }
 }

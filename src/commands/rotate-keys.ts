@@ -5,7 +5,7 @@ import {sshConnector} from '../services/connect.js'
 import {startRotation} from '../services/rotate.js'
 import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
 import {colorStyle, plainStyle} from '../ui/plan.js'
-import {stderrProgress} from '../ui/progress.js'
+import {applyProgress} from '../ui/progress.js'
 import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
 
 export interface RotateOutput extends FlowResult {
@@ -43,7 +43,7 @@ export default class RotateKeys extends MeshCommand {
     const {argv, flags} = await this.parse(RotateKeys)
     const json = this.jsonEnabled()
     const style = !json && process.stdout.isTTY ? colorStyle : plainStyle
-    const progress = stderrProgress(!json)
+    const progress = applyProgress(json)
     const started = startRotation({inventoryFile: flags.inventory, stateDir: flags.state, hosts: argv as string[], psk: flags.psk})
     let done = false // once hosts may have the new keys, the pending files must stay until committed
     try {
@@ -64,6 +64,7 @@ export default class RotateKeys extends MeshCommand {
       // A dry run or a refused confirmation leaves no pending key behind for a later apply to roll out.
       if (!done) started.discard()
       started.release()
+      await progress.settle()
     }
   }
 }

@@ -51,7 +51,8 @@ export async function openFrom(t: Transport, host: string, port: number, timeout
   } catch (e) {
     attempt.then((s) => s.destroy(), () => undefined)
     const msg = (e as Error).message
-    return {state: /refused/i.test(msg) ? 'closed' : 'filtered', detail: msg}
+    // "closed" says it all (connection refused); any other failure keeps its message for the report.
+    return /refused/i.test(msg) ? {state: 'closed'} : {state: 'filtered', detail: msg}
   } finally {
     clearTimeout(timer)
   }
