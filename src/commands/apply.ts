@@ -5,18 +5,14 @@ import {sshConnector} from '../services/connect.js'
 import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
 import {colorStyle, plainStyle} from '../ui/plan.js'
 import {applyProgress} from '../ui/progress.js'
-import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
+import {MeshCommand, connectionFlags} from './base.js'
 
 export type ApplyOutput = FlowResult
 
 /** The flags of every command that plans against the hosts (apply, plan). */
 export const sessionFlags = {
-  inventory: inventoryFlag,
-  state: stateFlag,
+  ...connectionFlags,
   hosts: Flags.string({description: 'comma-separated host names to touch (configs still come from the whole inventory)'}),
-  concurrency: Flags.integer({description: 'hosts worked on at once', default: 8, min: 1, max: 256}),
-  'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
-  diff: Flags.boolean({description: 'show file diffs in the plan', default: true, allowNo: true}),
 }
 
 interface SessionFlags {

@@ -19,6 +19,15 @@ export const stateFlag = Flags.string({
   description: 'state directory (keys, addresses); default: .mesh/<inventory name>/ beside the inventory',
 })
 
+/** The flags of every command that connects to the hosts and may change them (apply, plan, remove, rotate-keys). */
+export const connectionFlags = {
+  inventory: inventoryFlag,
+  state: stateFlag,
+  concurrency: Flags.integer({description: 'hosts worked on at once', default: 8, min: 1, max: 256}),
+  'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
+  diff: Flags.boolean({description: 'show file diffs in the plan', default: true, allowNo: true}),
+}
+
 export abstract class MeshCommand extends Command {
   static override enableJsonFlag = true
 

@@ -8,7 +8,7 @@ import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
 import {confirm} from '../ui/confirm.js'
 import {colorStyle, plainStyle} from '../ui/plan.js'
 import {applyProgress} from '../ui/progress.js'
-import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
+import {MeshCommand, connectionFlags} from './base.js'
 
 export interface RemoveOutput extends FlowResult {
   removed: string
@@ -25,12 +25,8 @@ export default class Remove extends MeshCommand {
 
   static override args = {host: Args.string({required: true, description: 'host name, as in the inventory'})}
   static override flags = {
-    inventory: inventoryFlag,
-    state: stateFlag,
+    ...connectionFlags,
     yes: Flags.boolean({char: 'y', description: 'remove and apply without asking'}),
-    concurrency: Flags.integer({description: 'hosts worked on at once', default: 8, min: 1, max: 256}),
-    'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
-    diff: Flags.boolean({description: 'show file diffs in the plan', default: true, allowNo: true}),
   }
 
   async run(): Promise<RemoveOutput> {

@@ -6,7 +6,7 @@ import {startRotation} from '../services/rotate.js'
 import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
 import {colorStyle, plainStyle} from '../ui/plan.js'
 import {applyProgress} from '../ui/progress.js'
-import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
+import {MeshCommand, connectionFlags} from './base.js'
 
 export interface RotateOutput extends FlowResult {
   kind: 'keys' | 'psks'
@@ -29,14 +29,10 @@ export default class RotateKeys extends MeshCommand {
   static override strict = false
   static override args = {hosts: Args.string({description: 'host names (default: all)'})}
   static override flags = {
-    inventory: inventoryFlag,
-    state: stateFlag,
+    ...connectionFlags,
     psk: Flags.boolean({description: 'rotate the per-pair preshared keys (of pairs with a named host) instead of key pairs'}),
     'dry-run': Flags.boolean({description: 'show the plan and change nothing'}),
     yes: Flags.boolean({char: 'y', description: 'rotate without asking'}),
-    concurrency: Flags.integer({description: 'hosts worked on at once', default: 8, min: 1, max: 256}),
-    'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
-    diff: Flags.boolean({description: 'show file diffs in the plan', default: true, allowNo: true}),
   }
 
   async run(): Promise<RotateOutput> {

@@ -9,7 +9,7 @@ import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {seedHostsFile} from '../../src/services/lab/index.js'
-import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
+import {Lab, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
@@ -40,21 +40,6 @@ interface ApplyJson {
 
 /** This suite's own prefix and /24 (198.18.44.0/24), so it can run beside the other e2e suites' labs. */
 const LAB = {prefix: 'bmap', net: 44}
-
-/** When a lab already holds this network (a previous run, someone by hand), wait (bounded) instead of tearing it down. */
-async function startLabWaiting(n: number): Promise<Lab> {
-  const deadline = Date.now() + 240_000
-  for (;;) {
-    try {
-      return await startLab(n, LAB)
-    } catch (err) {
-      const busy = /already on interface|already exists/.test((err as Error).message)
-      if (!busy || Date.now() > deadline) throw err
-      console.error(`apply e2e: lab network busy (${(err as Error).message}), retrying in 5 s`)
-      await sleep(5000)
-    }
-  }
-}
 
 /** The real CLI; HOME is an empty dir so the operator's ~/.ssh (config, known_hosts) cannot leak in. */
 async function mesh(lab: Lab, args: string[], timeoutMs = 120_000) {
@@ -161,7 +146,7 @@ test('apply e2e: mesh, real Erlang cluster, idempotent re-run, hitless add, prun
     t.skip('dist/ not built')
     return
   }
-  const lab = await startLabWaiting(4)
+  const lab = await startLabWaiting(4, LAB, 240_000)
   const names3 = ['Host-1', 'Host-2', 'Host-3']
   const inventory = join(lab.dir, 'mesh.yaml') // beside the lab's key and known_hosts; state in .mesh/mesh
   const full = readFileSync(lab.result.inventory, 'utf8')

@@ -10,7 +10,7 @@ import {dirname, join} from 'node:path'
 import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
+import {Lab, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
@@ -33,21 +33,6 @@ interface ApplyJson {
   changed: number
   failed: number
   error?: {kind: string; message: string}
-}
-
-/** When a lab already holds this network (a previous run, someone by hand), wait (bounded) instead of tearing it down. */
-async function startLabWaiting(n: number): Promise<Lab> {
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    try {
-      return await startLab(n, LAB)
-    } catch (err) {
-      const busy = /already on interface|already exists/.test((err as Error).message)
-      if (!busy || Date.now() > deadline) throw err
-      console.error(`faults e2e: lab network busy (${(err as Error).message}), retrying in 5 s`)
-      await sleep(5000)
-    }
-  }
 }
 
 interface Ctx {
@@ -227,7 +212,7 @@ test('faults e2e: unreachable hosts, changed host key, failing wg-quick, Ctrl-C,
     t.skip('dist/ not built')
     return
   }
-  const lab = await startLabWaiting(4)
+  const lab = await startLabWaiting(4, LAB, 120_000)
   const c: Ctx = {lab, inventory: join(lab.dir, 'mesh.yaml'), state: join(lab.dir, 'state'), home: join(lab.dir, 'cli-home')}
   mkdirSync(c.home, {recursive: true, mode: 0o700})
   let keepalive = 25

@@ -68,6 +68,24 @@ export interface StartLabOptions {
 
 const ownedDirs = new WeakMap<Lab, string>()
 
+/**
+ * startLab, but when the lab's network is already held (a previous run, a lab made by hand), wait and retry
+ * (bounded) instead of tearing down something this test did not make.
+ */
+export async function startLabWaiting(n: number, opts: StartLabOptions, waitMs = 120_000): Promise<Lab> {
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    try {
+      return await startLab(n, opts)
+    } catch (err) {
+      const busy = /already on interface|already exists/.test((err as Error).message)
+      if (!busy || Date.now() > deadline) throw err
+      console.error(`lab ${opts.prefix ?? TEST_PREFIX}: network busy (${(err as Error).message}), retrying in 5 s`)
+      await new Promise((r) => setTimeout(r, 5000))
+    }
+  }
+}
+
 export async function startLab(n: number, opts: StartLabOptions = {}): Promise<Lab> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'beam-mesh-lab-'))
   const prefix = opts.prefix ?? TEST_PREFIX

@@ -12,7 +12,7 @@ import {after, test} from 'node:test'
 import type {TestContext} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
+import {Lab, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
@@ -43,21 +43,6 @@ function requireSudo(t: TestContext): boolean {
   console.error(`\n${'!'.repeat(msg.length)}\n${msg}\n${'!'.repeat(msg.length)}\n`)
   t.skip(reason)
   return false
-}
-
-/** When a lab already holds this network (a previous run, someone by hand), wait (bounded) instead of tearing it down. */
-async function startLabWaiting(n: number): Promise<Lab> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    try {
-      return await startLab(n, LAB)
-    } catch (err) {
-      const busy = /already on interface|already exists/.test((err as Error).message)
-      if (!busy || Date.now() > deadline) throw err
-      console.error(`sudo e2e: lab network busy (${(err as Error).message}), retrying in 5 s`)
-      await sleep(5000)
-    }
-  }
 }
 
 interface ApplyJson {
@@ -124,7 +109,7 @@ function freeId(): number {
 
 test('e2e: sudo asking a password on one host: that host fails clearly and untouched, the others apply; NOPASSWD fixes it', {timeout: 150_000}, async (t) => {
   if (!requireLab(t) || !requireSudo(t)) return
-  const lab = await startLabWaiting(3)
+  const lab = await startLabWaiting(3, LAB, 60_000)
   const h2 = lab.host('Host-2')
   const mounted: string[] = []
   try {
