@@ -47,8 +47,16 @@ export default class Apply extends MeshCommand {
   }
 }
 
-/** The body of `mesh apply`, shared with `mesh plan` (always a dry run). */
-export async function planAndApply(cmd: MeshCommand, flags: SessionFlags, mode: {dryRun: boolean; yes: boolean}): Promise<ApplyOutput> {
+/** How a command runs the apply flow: `plan` always dry, `remove` with consent already given, `rotate-keys` with onExecute. */
+export interface ApplyMode {
+  dryRun: boolean
+  yes: boolean
+  /** Called once consent is given, just before anything on a host changes. */
+  onExecute?: () => void
+}
+
+/** The body of `mesh apply`, shared with `mesh plan`, `mesh remove` and `mesh rotate-keys`. */
+export async function planAndApply(cmd: MeshCommand, flags: SessionFlags, mode: ApplyMode): Promise<ApplyOutput> {
   const json = cmd.jsonEnabled()
   const style = !json && process.stdout.isTTY ? colorStyle : plainStyle
   // A listr2 board when stderr is a terminal, plain `[host] message` lines otherwise; never on stdout.

@@ -1,11 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
-import {prepareApply} from '../services/apply.js'
-import {sshConnector} from '../services/connect.js'
 import {startRotation} from '../services/rotate.js'
-import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
-import {colorStyle, plainStyle} from '../ui/plan.js'
-import {applyProgress} from '../ui/progress.js'
+import {FlowResult} from '../ui/apply-flow.js'
+import {planAndApply} from './apply.js'
 import {MeshCommand, connectionFlags} from './base.js'
 
 export interface RotateOutput extends FlowResult {
@@ -37,30 +34,16 @@ export default class RotateKeys extends MeshCommand {
 
   async run(): Promise<RotateOutput> {
     const {argv, flags} = await this.parse(RotateKeys)
-    const json = this.jsonEnabled()
-    const style = !json && process.stdout.isTTY ? colorStyle : plainStyle
-    const progress = applyProgress(json)
     const started = startRotation({inventoryFile: flags.inventory, stateDir: flags.state, hosts: argv as string[], psk: flags.psk})
     let done = false // once hosts may have the new keys, the pending files must stay until committed
     try {
-      const session = await prepareApply(
-        {inventoryFile: flags.inventory, stateDir: flags.state, concurrency: flags.concurrency},
-        (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
-        progress,
-      )
-      try {
-        const dryRun = Boolean(flags['dry-run'])
-        const onExecute = () => (done = true)
-        const result = await planConfirmApply(session, {dryRun, yes: flags.yes, json, diff: flags.diff, style, log: (t) => this.log(t), progress, onExecute})
-        return {...result, kind: started.kind, created: started.created, resumed: started.resumed}
-      } finally {
-        await session.close()
-      }
+      const onExecute = () => (done = true)
+      const result = await planAndApply(this, flags, {dryRun: Boolean(flags['dry-run']), yes: flags.yes, onExecute})
+      return {...result, kind: started.kind, created: started.created, resumed: started.resumed}
     } finally {
       // A dry run or a refused confirmation leaves no pending key behind for a later apply to roll out.
       if (!done) started.discard()
       started.release()
-      await progress.settle()
     }
   }
 }
