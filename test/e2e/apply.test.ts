@@ -3,13 +3,13 @@
 // tunnel with EPMD off the public side, a re-run touches nothing, a 4th host joins without losing a packet, removing
 // it prunes it everywhere, and an unknown host key fails closed. Needs root + packages; skips loudly (fails under CI).
 import assert from 'node:assert/strict'
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {seedHostsFile} from '../../src/services/lab/index.js'
-import {Lab, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
+import {Lab, requireBuiltCli, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
@@ -140,12 +140,7 @@ async function tcpProbe(lab: Lab, from: string, host: string, port: number): Pro
 
 test('apply e2e: mesh, real Erlang cluster, idempotent re-run, hitless add, prune, fail-closed host keys', async (t) => {
   if (!requireLab(t)) return
-  if (!existsSync(join(ROOT, 'dist', 'commands', 'apply.js'))) {
-    if (process.env.CI) assert.fail('dist/ is not built: run npm run build before the e2e tests')
-    console.error('\n!!! SKIPPED apply e2e: dist/ is not built (npm run build) !!!\n')
-    t.skip('dist/ not built')
-    return
-  }
+  if (!requireBuiltCli(t, 'apply.js')) return
   const lab = await startLabWaiting(4, LAB, 240_000)
   const names3 = ['Host-1', 'Host-2', 'Host-3']
   const inventory = join(lab.dir, 'mesh.yaml') // beside the lab's key and known_hosts; state in .mesh/mesh

@@ -4,12 +4,12 @@
 // machine, so `nobody` exists there), a re-apply is a no-op, an unknown user fails and is rolled back.
 // Needs root + packages; skips loudly (fails under CI).
 import assert from 'node:assert/strict'
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
+import {Lab, requireBuiltCli, requireLab, runProcess, startLab, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
@@ -62,12 +62,7 @@ const statOf = async (lab: Lab, host: string, paths: string[]) => (await sh(lab,
 
 test('beam options e2e: firewall on/off (retired file), cookie owner (beam.user)', async (t) => {
   if (!requireLab(t)) return
-  if (!existsSync(join(ROOT, 'dist', 'commands', 'apply.js'))) {
-    if (process.env.CI) assert.fail('dist/ is not built: run npm run build before the e2e tests')
-    console.error('\n!!! SKIPPED beam options e2e: dist/ is not built (npm run build) !!!\n')
-    t.skip('dist/ not built')
-    return
-  }
+  if (!requireBuiltCli(t, 'apply.js')) return
   const lab = await startLab(NAMES.length, LAB)
   try {
     const inventory = join(lab.dir, 'mesh.yaml') // beside the lab's key and known_hosts

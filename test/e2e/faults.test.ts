@@ -10,7 +10,7 @@ import {dirname, join} from 'node:path'
 import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {Lab, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
+import {Lab, requireBuiltCli, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
@@ -206,12 +206,7 @@ async function removeOurSharedTempFiles(c: Ctx) {
 
 test('faults e2e: unreachable hosts, changed host key, failing wg-quick, Ctrl-C, concurrent applies, odd /etc/hosts', {timeout: 300_000}, async (t) => {
   if (!requireLab(t)) return
-  if (!existsSync(join(ROOT, 'dist', 'commands', 'apply.js'))) {
-    if (process.env.CI) assert.fail('dist/ is not built: run npm run build before the e2e tests')
-    console.error('\n!!! SKIPPED faults e2e: dist/ is not built (npm run build) !!!\n')
-    t.skip('dist/ not built')
-    return
-  }
+  if (!requireBuiltCli(t, 'apply.js')) return
   const lab = await startLabWaiting(4, LAB, 120_000)
   const c: Ctx = {lab, inventory: join(lab.dir, 'mesh.yaml'), state: join(lab.dir, 'state'), home: join(lab.dir, 'cli-home')}
   mkdirSync(c.home, {recursive: true, mode: 0o700})

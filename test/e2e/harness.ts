@@ -1,10 +1,11 @@
 // Reusable e2e harness: real lab hosts (network namespaces with their own sshd) for tests that need root.
 // Usage:  test('x', async (t) => { if (!requireLab(t)) return; await withLab(3, async (lab) => { … }) })
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import type {TestContext} from 'node:test'
+import {fileURLToPath} from 'node:url'
 
 import {
   LabDownResult,
@@ -53,6 +54,19 @@ export function requireLab(t: TestContext): boolean {
   const msg = `SKIPPED e2e lab test "${t.name}": ${reason}`
   console.error(`\n${'!'.repeat(msg.length)}\n${msg}\n${'!'.repeat(msg.length)}\n`)
   t.skip(reason)
+  return false
+}
+
+/**
+ * The e2e tests drive the built CLI (dist/, made by `npm test` before they run). Missing: skip loudly, or
+ * fail under $CI. `command` is a path under dist/commands, e.g. 'apply.js' or 'lab/up.js'.
+ */
+export function requireBuiltCli(t: TestContext, command: string): boolean {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+  if (existsSync(join(root, 'dist', 'commands', command))) return true
+  if (process.env.CI) throw new Error('dist/ is not built: run npm run build before the e2e tests')
+  console.error(`\n!!! SKIPPED e2e test "${t.name}": dist/ is not built (npm run build) !!!\n`)
+  t.skip('dist/ not built')
   return false
 }
 

@@ -10,7 +10,7 @@ import {fileURLToPath} from 'node:url'
 
 import {parseInventory} from '../../src/core/inventory.js'
 import {LabDownResult, seedHostsFile} from '../../src/services/lab/index.js'
-import {Lab, TEST_PREFIX, requireLab, startLab, stopLab} from './harness.js'
+import {Lab, requireBuiltCli, requireLab, startLab, stopLab, TEST_PREFIX} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -110,12 +110,7 @@ test('lab: 3 real hosts over SSH, a wg-quick tunnel between two of them, and a c
 test('lab CLI: up --json, status, a conflicting second lab is refused, down after a crash (no lab.json), idempotent', async (t) => {
   if (!requireLab(t)) return
   const bin = join(ROOT, 'bin', 'run.js')
-  if (!existsSync(join(ROOT, 'dist', 'commands', 'lab', 'up.js'))) {
-    if (process.env.CI) assert.fail('dist/ is not built: run npm run build before the e2e tests')
-    console.error('\n!!! SKIPPED lab CLI test: dist/ is not built (npm run build) !!!\n')
-    t.skip('dist/ not built')
-    return
-  }
+  if (!requireBuiltCli(t, 'lab/up.js')) return
   const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-labcli-'))
   const prefix = 'bmc'
   const mesh = (...args: string[]) => {
