@@ -11,11 +11,9 @@ import {fileURLToPath} from 'node:url'
 
 import {UserError} from '../src/core/errors.js'
 import {checkLabPrerequisites, labDown, labUp} from '../src/services/lab/index.js'
+import {LabSlot, claimLabSlot} from '../src/services/lab/slot.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
-/** Own prefix and /24 so the bench never touches a lab someone else brought up. */
-const PREFIX = 'bmbench'
-const NET = 43
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const SIZES = sizes.length ? sizes : [1, 4, 16]
 
@@ -32,11 +30,11 @@ function mesh(args: string[]): number {
 }
 
 /** Another lab on the same addresses: wait for it rather than tear down what is not ours. */
-async function upPatiently(n: number, dir: string) {
+async function upPatiently(n: number, dir: string, slot: LabSlot) {
   const until = Date.now() + 5 * 60_000
   for (;;) {
     try {
-      return await labUp({hosts: n, dir, prefix: PREFIX, net: NET})
+      return await labUp({hosts: n, dir, prefix: slot.prefix, net: slot.net})
     } catch (err) {
       if (!(err instanceof UserError && /already/.test(err.message)) || Date.now() > until) throw err
       console.error(`bench/apply: lab addresses busy (${err.message}); retrying in 10 s`)
@@ -57,9 +55,10 @@ async function main() {
   const rows: {n: number; up: number; init: number; cold: number; noop: number}[] = []
   for (const n of SIZES) {
     const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-apply-'))
+    const slot = claimLabSlot() // a free prefix and /24, so the bench never meets another run's lab
     const t0 = performance.now()
     try {
-      const lab = await upPatiently(n, dir)
+      const lab = await upPatiently(n, dir, slot)
       const up = performance.now() - t0
       const common = ['-i', lab.inventory, '--state', join(dir, 'state')]
       const init = mesh(['init', ...common, '--out', join(dir, 'out')])
@@ -68,8 +67,9 @@ async function main() {
       rows.push({n, up, init, cold, noop})
       console.error(`bench/apply: ${n} hosts done`)
     } finally {
-      await labDown({dir, prefix: PREFIX})
+      await labDown({dir, prefix: slot.prefix})
       rmSync(dir, {recursive: true, force: true})
+      slot.release()
     }
     if (interrupted) process.exit(130)
   }

@@ -8,8 +8,6 @@ import {join} from 'node:path'
 import {checkLabPrerequisites} from '../src/services/lab/index.js'
 import {emitBench, fmt, meshOk, median, pool, printTable, runMesh, startAppNode, withBenchLab} from './lib/common.js'
 
-const PREFIX = 'bmbd'
-const NET = 61
 const RUNS = 3
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const SIZES = sizes.length ? sizes : [1, 4, 16]
@@ -33,7 +31,7 @@ async function main() {
   }
   const rows: Row[] = []
   for (const n of SIZES) {
-    const row = await withBenchLab(n, PREFIX, NET, async (lab) => {
+    const row = await withBenchLab(n, async (lab) => {
       const common = ['-i', lab.result.inventory, '--state', join(lab.dir, 'state')]
       await meshOk(['init', ...common, '--out', join(lab.dir, 'out'), '--json'], {home: lab.home})
       const apply = await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home})

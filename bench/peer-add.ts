@@ -11,8 +11,6 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {checkLabPrerequisites, labExec} from '../src/services/lab/index.js'
 import {BenchLab, emitBench, fmt, meshOk, printTable, withBenchLab} from './lib/common.js'
 
-const PREFIX = 'bmbp'
-const NET = 62
 const RUNS = Number(process.argv[2]) > 0 ? Math.min(Number(process.argv[2]), 10) : 3
 const COUNT = 1000
 const INTERVAL = '0.01'
@@ -68,7 +66,7 @@ async function main() {
     emitBench('peer-add', {skipped: p.reason})
     return
   }
-  const runs = await withBenchLab(4, PREFIX, NET, async (lab) => {
+  const runs = await withBenchLab(4, async (lab) => {
     const full = lab.result.inventory
     const three = join(lab.dir, 'mesh3.yaml') // beside the lab's key and known_hosts: relative paths hold
     writeFileSync(three, withoutLastHost(readFileSync(full, 'utf8')))

@@ -10,6 +10,7 @@ import {fileURLToPath} from 'node:url'
 
 import {UserError} from '../../src/core/errors.js'
 import {LabHost, LabUpResult, labDown, labExec, labUp} from '../../src/services/lab/index.js'
+import {claimLabSlot} from '../../src/services/lab/slot.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'run.js')
@@ -89,13 +90,18 @@ export interface BenchLab {
  * Lab of n hosts on prefix/net (the bench's own: never another lab's), fn, then always lab down and the temp dir
  * removed (also when fn throws, and on SIGINT/SIGTERM). A lab already on the same addresses is waited for (5 min).
  */
-export async function withBenchLab<T>(n: number, prefix: string, net: number, fn: (lab: BenchLab) => Promise<T>): Promise<T> {
+export async function withBenchLab<T>(n: number, fn: (lab: BenchLab) => Promise<T>): Promise<T> {
+  const slot = claimLabSlot()
+  const {prefix, net} = slot
   const dir = mkdtempSync(join(tmpdir(), `beam-mesh-bench-${prefix}-`))
   let downing: Promise<unknown> | undefined
   const down = () =>
     (downing ??= labDown({dir, prefix})
       .catch((e) => console.error(`bench: lab down ${prefix}: ${(e as Error).message}`))
-      .finally(() => rmSync(dir, {recursive: true, force: true})))
+      .finally(() => {
+        rmSync(dir, {recursive: true, force: true})
+        slot.release()
+      }))
   cleanups.add(down)
   try {
     const t0 = performance.now()

@@ -38,8 +38,6 @@ interface ApplyJson {
   failed: number
 }
 
-/** This suite's own prefix and /24 (198.18.44.0/24), so it can run beside the other e2e suites' labs. */
-const LAB = {prefix: 'bmap', net: 44}
 
 /** The real CLI; HOME is an empty dir so the operator's ~/.ssh (config, known_hosts) cannot leak in. */
 async function mesh(lab: Lab, args: string[], timeoutMs = 120_000) {
@@ -141,7 +139,7 @@ async function tcpProbe(lab: Lab, from: string, host: string, port: number): Pro
 test('apply e2e: mesh, real Erlang cluster, idempotent re-run, hitless add, prune, fail-closed host keys', async (t) => {
   if (!requireLab(t)) return
   if (!requireBuiltCli(t, 'apply.js')) return
-  const lab = await startLabWaiting(4, LAB, 240_000)
+  const lab = await startLabWaiting(4, {}, 240_000)
   const names3 = ['Host-1', 'Host-2', 'Host-3']
   const inventory = join(lab.dir, 'mesh.yaml') // beside the lab's key and known_hosts; state in .mesh/mesh
   const full = readFileSync(lab.result.inventory, 'utf8')

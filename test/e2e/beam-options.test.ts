@@ -17,8 +17,6 @@ const FIREWALL = '/etc/beam-mesh/firewall.nft'
 const COOKIE = '/etc/beam-mesh/cookie'
 const NAMES = ['Host-1', 'Host-2']
 
-/** This suite's own prefix and /24 (198.18.63.0/24), so it can run beside the other e2e suites' labs. */
-const LAB = {prefix: 'bmo', net: 63}
 
 after(async () => {
   await stopLab() // whatever a failed test left running
@@ -63,7 +61,7 @@ const statOf = async (lab: Lab, host: string, paths: string[]) => (await sh(lab,
 test('beam options e2e: firewall on/off (retired file), cookie owner (beam.user)', async (t) => {
   if (!requireLab(t)) return
   if (!requireBuiltCli(t, 'apply.js')) return
-  const lab = await startLab(NAMES.length, LAB)
+  const lab = await startLab(NAMES.length)
   try {
     const inventory = join(lab.dir, 'mesh.yaml') // beside the lab's key and known_hosts
     const base = readFileSync(lab.result.inventory, 'utf8')

@@ -15,9 +15,6 @@ import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
-/** Our own prefix and /24: other suites run labs side by side. */
-const PREFIX = 'bmm'
-const NET = 70
 const HOSTS = ['Host-1', 'Host-2', 'Host-3']
 const BEAM_COMMS = new Set(['beam.smp', 'epmd', 'erl_child_setup', 'inet_gethost'])
 
@@ -30,7 +27,7 @@ const checks = (rep: DoctorReport) => rep.findings.map((f) => `${f.severity} ${f
 test('doctor modes: naming name and EPMD-less distribution on a real lab mesh', {timeout: 240_000}, async (t) => {
   if (!requireLab(t)) return
   assert.ok(existsSync(join(ROOT, 'dist', 'commands', 'doctor.js')), 'dist/ is not built: run npm run build first')
-  const lab: Lab = await startLab(3, {prefix: PREFIX, net: NET})
+  const lab: Lab = await startLab(3)
   try {
     const stateDir = join(lab.dir, '.mesh', 'inventory')
     const base = readFileSync(lab.result.inventory, 'utf8')

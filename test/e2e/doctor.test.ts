@@ -13,9 +13,6 @@ import {Lab, labSkipReason, requireLab, runProcess, startLab, stopLab} from './h
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
-/** Our own prefix and /24: other suites (and people) run labs on net 0 at the same time. */
-const PREFIX = 'bmdr'
-const NET = 7
 
 interface CliResult {
   status: number | null
@@ -132,7 +129,7 @@ describe('doctor against a real lab mesh', {timeout: 300_000}, () => {
   before(async () => {
     if (labSkipReason()) return // each test skips (or fails under CI) through requireLab
     if (!existsSync(join(ROOT, 'dist', 'commands', 'doctor.js'))) throw new Error('dist/ is not built: run npm run build before the e2e tests')
-    lab = await startLab(3, {prefix: PREFIX, net: NET})
+    lab = await startLab(3)
     inventory = lab.result.inventory
     stateDir = join(lab.dir, '.mesh', 'inventory')
     const init = await mesh(['init', '-i', inventory, '--state', stateDir, '--json'])

@@ -14,8 +14,8 @@ import {Lab, requireBuiltCli, requireLab, runProcess, startLabWaiting, stopLab} 
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
-const LAB = {prefix: 'bmf', net: 50}
-const LAB_NET = '198.18.50.'
+/** The lab's own /24, as a prefix of its addresses (the temp files of this lab carry it). */
+const labNetPrefix = (lab: Lab) => `198.18.${lab.net}.`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 after(async () => {
@@ -139,7 +139,7 @@ const allChecksums = async (c: Ctx, names: string[]) => Object.fromEntries(await
  */
 async function tempFiles(c: Ctx, host: string): Promise<string[]> {
   const own = await sh(c, host, "find /etc/wireguard /etc/beam-mesh -name '*.mesh-*' -o -name '.mesh-strip-*'; true")
-  const shared = await sh(c, host, `for f in /etc/hosts.mesh-*; do [ -e "$f" ] || continue; b=\${f%.err}; grep -qF "$1" "$b" 2>/dev/null && echo "$f"; done; true`, [LAB_NET])
+  const shared = await sh(c, host, `for f in /etc/hosts.mesh-*; do [ -e "$f" ] || continue; b=\${f%.err}; grep -qF "$1" "$b" 2>/dev/null && echo "$f"; done; true`, [labNetPrefix(c.lab)])
   return [...own.trim().split('\n'), ...shared.trim().split('\n')].filter(Boolean)
 }
 async function assertNoTempFiles(c: Ctx, names: string[]) {
@@ -201,13 +201,13 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms:
 
 /** Files outside the lab dir that only a failed run of this suite can leave: our temp files in the shared /etc. */
 async function removeOurSharedTempFiles(c: Ctx) {
-  await c.lab.exec('Host-1', ['sh', '-c', 'for f in /etc/hosts.mesh-*; do b=${f%.err}; grep -qF "$1" "$b" 2>/dev/null && rm -f -- "$f"; done; true', 'sh', LAB_NET]).catch(() => undefined)
+  await c.lab.exec('Host-1', ['sh', '-c', 'for f in /etc/hosts.mesh-*; do b=${f%.err}; grep -qF "$1" "$b" 2>/dev/null && rm -f -- "$f"; done; true', 'sh', labNetPrefix(c.lab)]).catch(() => undefined)
 }
 
 test('faults e2e: unreachable hosts, changed host key, failing wg-quick, Ctrl-C, concurrent applies, odd /etc/hosts', {timeout: 300_000}, async (t) => {
   if (!requireLab(t)) return
   if (!requireBuiltCli(t, 'apply.js')) return
-  const lab = await startLabWaiting(4, LAB, 120_000)
+  const lab = await startLabWaiting(4, {}, 120_000)
   const c: Ctx = {lab, inventory: join(lab.dir, 'mesh.yaml'), state: join(lab.dir, 'state'), home: join(lab.dir, 'cli-home')}
   mkdirSync(c.home, {recursive: true, mode: 0o700})
   let keepalive = 25

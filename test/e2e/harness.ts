@@ -18,14 +18,16 @@ import {
   labExec,
   labUp,
 } from '../../src/services/lab/index.js'
+import {LabSlot, claimLabSlot} from '../../src/services/lab/slot.js'
 
-/** The e2e prefix differs from the CLI default (bm), so a test never touches a lab someone brought up by hand. */
-export const TEST_PREFIX = 'bmt'
 
 export interface Lab {
   result: LabUpResult
   dir: string
+  /** Claimed at run time (bmt<net>), so two test runs on one machine never collide. */
   prefix: string
+  /** The lab's /24: 198.18.<net>.0/24. */
+  net: number
   hosts: LabHost[]
   /** By name (case-sensitive) or by 0-based index. */
   host(which: string | number): LabHost
@@ -73,14 +75,12 @@ export function requireBuiltCli(t: TestContext, command: string): boolean {
 const active = new Set<Lab>()
 
 export interface StartLabOptions {
-  prefix?: string
   /** Default: a fresh directory under the system temp dir, removed by stopLab. */
   dir?: string
-  /** The lab's /24: 198.18.<net>.0/24 (default 0), so suites can run labs side by side. */
-  net?: number
 }
 
 const ownedDirs = new WeakMap<Lab, string>()
+const slots = new WeakMap<Lab, LabSlot>()
 
 /**
  * startLab, but when the lab's network is already held (a previous run, a lab made by hand), wait and retry
@@ -94,7 +94,7 @@ export async function startLabWaiting(n: number, opts: StartLabOptions, waitMs =
     } catch (err) {
       const busy = /already on interface|already exists/.test((err as Error).message)
       if (!busy || Date.now() > deadline) throw err
-      console.error(`lab ${opts.prefix ?? TEST_PREFIX}: network busy (${(err as Error).message}), retrying in 5 s`)
+      console.error(`lab: network busy (${(err as Error).message}), retrying in 5 s`)
       await new Promise((r) => setTimeout(r, 5000))
     }
   }
@@ -102,12 +102,14 @@ export async function startLabWaiting(n: number, opts: StartLabOptions, waitMs =
 
 export async function startLab(n: number, opts: StartLabOptions = {}): Promise<Lab> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'beam-mesh-lab-'))
-  const prefix = opts.prefix ?? TEST_PREFIX
+  const slot = claimLabSlot()
+  const {prefix, net} = slot
   const progress = process.env.LAB_VERBOSE ? (m: string) => console.error(`lab: ${m}`) : undefined
   let result: LabUpResult
   try {
-    result = await labUp({hosts: n, dir, prefix, net: opts.net, onProgress: progress})
+    result = await labUp({hosts: n, dir, prefix, net, onProgress: progress})
   } catch (err) {
+    slot.release()
     if (!opts.dir) rmSync(dir, {recursive: true, force: true})
     throw err
   }
@@ -127,6 +129,7 @@ export async function startLab(n: number, opts: StartLabOptions = {}): Promise<L
     result,
     dir,
     prefix,
+    net,
     hosts: result.hosts,
     host(which) {
       const h = typeof which === 'number' ? result.hosts[which] : result.hosts.find((x) => x.name === which)
@@ -138,6 +141,7 @@ export async function startLab(n: number, opts: StartLabOptions = {}): Promise<L
     sshArgs,
   }
   active.add(lab)
+  slots.set(lab, slot)
   if (!opts.dir) ownedDirs.set(lab, dir)
   return lab
 }
@@ -148,7 +152,11 @@ export async function stopLab(lab?: Lab): Promise<LabDownResult[]> {
   const results: LabDownResult[] = []
   for (const l of labs) {
     active.delete(l)
-    results.push(await labDown({dir: l.dir, prefix: l.prefix}))
+    try {
+      results.push(await labDown({dir: l.dir, prefix: l.prefix}))
+    } finally {
+      slots.get(l)?.release()
+    }
     const owned = ownedDirs.get(l)
     if (owned) rmSync(owned, {recursive: true, force: true})
   }

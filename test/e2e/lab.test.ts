@@ -10,7 +10,8 @@ import {fileURLToPath} from 'node:url'
 
 import {parseInventory} from '../../src/core/inventory.js'
 import {LabDownResult, seedHostsFile} from '../../src/services/lab/index.js'
-import {Lab, requireBuiltCli, requireLab, startLab, stopLab, TEST_PREFIX} from './harness.js'
+import {claimLabSlot} from '../../src/services/lab/slot.js'
+import {Lab, requireBuiltCli, requireLab, startLab, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -104,7 +105,7 @@ test('lab: 3 real hosts over SSH, a wg-quick tunnel between two of them, and a c
     ;[down] = await stopLab(lab)
   }
   assert.equal(down?.namespacesDeleted.length, 3)
-  assert.deepEqual(leftovers(TEST_PREFIX, lab.dir, pids), {namespaces: [], links: [], mounts: [], processes: [], dirExists: false})
+  assert.deepEqual(leftovers(lab.prefix, lab.dir, pids), {namespaces: [], links: [], mounts: [], processes: [], dirExists: false})
 })
 
 test('lab CLI: up --json, status, a conflicting second lab is refused, down after a crash (no lab.json), idempotent', async (t) => {
@@ -112,31 +113,36 @@ test('lab CLI: up --json, status, a conflicting second lab is refused, down afte
   const bin = join(ROOT, 'bin', 'run.js')
   if (!requireBuiltCli(t, 'lab/up.js')) return
   const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-labcli-'))
-  const prefix = 'bmc'
+  // Two slots claimed at run time: the CLI's labs then never meet another run's.
+  const first = claimLabSlot()
+  const second = claimLabSlot()
+  const prefix = first.prefix
+  const net = String(first.net)
+  const gateway = `198.18.${first.net}.1`.replace(/\./g, '\\.')
   const mesh = (...args: string[]) => {
     const r = spawnSync(process.execPath, [bin, 'lab', ...args, '--json'], {encoding: 'utf8', cwd: ROOT, timeout: 60_000})
     return {status: r.status, json: r.stdout.trim() ? JSON.parse(r.stdout) : undefined, stderr: r.stderr}
   }
   try {
-    const up = mesh('up', '--hosts', '2', '--dir', dir, '--prefix', prefix)
+    const up = mesh('up', '--hosts', '2', '--dir', dir, '--prefix', prefix, '--net', net)
     assert.equal(up.status, 0, up.stderr)
     assert.deepEqual(up.json.hosts.map((h: {name: string}) => h.name), ['Host-1', 'Host-2'])
-    assert.match(up.stderr, /lab: bridge bmc-br0/, 'progress goes to stderr')
+    assert.match(up.stderr, new RegExp(`lab: bridge ${prefix}-br0`), 'progress goes to stderr')
 
     const status = mesh('status', '--dir', dir)
     assert.equal(status.status, 0, status.stderr)
     assert.equal(status.json.healthy, true)
     assert.match(status.json.hosts[1].sshBanner, /^SSH-2\.0-OpenSSH/)
 
-    const clash = mesh('up', '--hosts', '1', '--dir', join(dir, 'other'), '--prefix', 'bmd')
+    const clash = mesh('up', '--hosts', '1', '--dir', join(dir, 'other'), '--prefix', second.prefix, '--net', net)
     assert.equal(clash.status, 2)
     assert.equal(clash.json.error.kind, 'UserError')
-    assert.match(clash.json.error.message, /198\.18\.0\.1 .*already on interface bmc-br0/)
+    assert.match(clash.json.error.message, new RegExp(`${gateway} .*already on interface ${prefix}-br0`))
 
     rmSync(join(dir, 'lab.json')) // as if `up` had crashed before recording anything
     const down = mesh('down', '--dir', dir, '--prefix', prefix)
     assert.equal(down.status, 0, down.stderr)
-    assert.deepEqual(down.json.namespacesDeleted.sort(), ['bmc-host-1', 'bmc-host-2'])
+    assert.deepEqual(down.json.namespacesDeleted.sort(), [`${prefix}-host-1`, `${prefix}-host-2`])
     assert.ok(down.json.killedPids.length >= 2)
     assert.deepEqual(leftovers(prefix, dir, down.json.killedPids), {namespaces: [], links: [], mounts: [], processes: [], dirExists: false})
 
@@ -145,7 +151,9 @@ test('lab CLI: up --json, status, a conflicting second lab is refused, down afte
     assert.equal(again.json.alreadyClean, true)
   } finally {
     spawnSync(process.execPath, [bin, 'lab', 'down', '--dir', dir, '--prefix', prefix], {cwd: ROOT, stdio: 'ignore'})
-    spawnSync(process.execPath, [bin, 'lab', 'down', '--dir', join(dir, 'other'), '--prefix', 'bmd'], {cwd: ROOT, stdio: 'ignore'})
+    spawnSync(process.execPath, [bin, 'lab', 'down', '--dir', join(dir, 'other'), '--prefix', second.prefix], {cwd: ROOT, stdio: 'ignore'})
     rmSync(dir, {recursive: true, force: true})
+    first.release()
+    second.release()
   }
 })

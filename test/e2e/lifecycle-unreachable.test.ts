@@ -12,8 +12,6 @@ import {fileURLToPath} from 'node:url'
 import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const PREFIX = 'bmu'
-const NET = 71
 
 const mesh = (args: string[]) => runProcess(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {timeoutMs: 120_000, env: {NO_COLOR: '1'}})
 const stateOf = (lab: Lab) => JSON.parse(readFileSync(join(lab.dir, '.mesh', 'inventory', 'state.json'), 'utf8'))
@@ -35,7 +33,7 @@ function json(r: {status: number | null; stdout: string; stderr: string}) {
 
 test('remove an unreachable host: peers pruned, teardown pending, finished by a later apply', {timeout: 240_000}, async (t) => {
   if (!requireLab(t)) return
-  const lab = await startLab(3, {prefix: PREFIX, net: NET})
+  const lab = await startLab(3)
   try {
     const inv = lab.result.inventory
     // A dropped SYN otherwise costs the default 15 s connect timeout on every run.

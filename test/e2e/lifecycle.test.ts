@@ -10,7 +10,6 @@ import {fileURLToPath} from 'node:url'
 import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const NET = 9
 
 after(async () => {
   await stopLab()
@@ -51,7 +50,7 @@ async function pingsAll(lab: Lab, names: string[]) {
 
 test('lifecycle: remove, rotate keys (with measured outage), interrupted rotation, preshared keys', {timeout: 600_000}, async (t) => {
   if (!requireLab(t)) return
-  const lab = await startLab(4, {net: NET, prefix: 'bml'})
+  const lab = await startLab(4)
   const inv = lab.result.inventory
   const all = lab.hosts.map((h) => h.name)
   const kept = all.slice(0, 3)

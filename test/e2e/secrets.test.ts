@@ -13,9 +13,6 @@ import {UserError} from '../../src/core/errors.js'
 import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-/** Own prefix and /24, so this suite can run beside the other lab suites. */
-const PREFIX = 'bmsec'
-const NET = 41
 
 after(async () => {
   await stopLab()
@@ -26,7 +23,7 @@ async function startLabPatiently(n: number, waitMs = 6 * 60_000): Promise<Lab> {
   const until = Date.now() + waitMs
   for (;;) {
     try {
-      return await startLab(n, {prefix: PREFIX, net: NET})
+      return await startLab(n)
     } catch (err) {
       const busy = err instanceof UserError && /already/.test(err.message)
       if (!busy || Date.now() > until) throw err

@@ -16,7 +16,6 @@ import {Lab, requireLab, runProcess, startLabWaiting, stopLab} from './harness.j
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
-const LAB = {prefix: 'bmsu', net: 80}
 const USER = 'meshop'
 const NAMES = ['Host-1', 'Host-2', 'Host-3']
 /** The files Host-2 gets private copies of (bind mounts in its mount namespace). */
@@ -109,7 +108,7 @@ function freeId(): number {
 
 test('e2e: sudo asking a password on one host: that host fails clearly and untouched, the others apply; NOPASSWD fixes it', {timeout: 150_000}, async (t) => {
   if (!requireLab(t) || !requireSudo(t)) return
-  const lab = await startLabWaiting(3, LAB, 60_000)
+  const lab = await startLabWaiting(3, {}, 60_000)
   const h2 = lab.host('Host-2')
   const mounted: string[] = []
   try {
