@@ -25,6 +25,7 @@ export const FIXES: Record<string, string> = {
   beam: 'make beam: a mapping (see the inventory reference in the README), or remove it for the defaults',
   presharedKeys: 'use true or false (YAML 1.2: yes/no are strings)',
   epmd: 'use true or false',
+  allowPublicRange: 'use true (only for a public range you own) or false',
   firewall: 'use true or false',
 }
 

@@ -2,6 +2,7 @@
 import ipaddr from 'ipaddr.js'
 import {z} from 'zod'
 
+import {addressIssues} from './address-policy.js'
 import {FieldIssue, InventoryError} from './errors.js'
 import {FIXES, describePath, fixFor} from './inventory-messages.js'
 import {loadInventoryYaml} from './inventory-yaml.js'
@@ -78,6 +79,8 @@ const NetworkSchema = z
     mtu: z.number().int().min(1280).max(9000).optional(),
     persistentKeepalive: z.number().int().min(0).max(65535).optional(),
     presharedKeys: z.boolean().default(false),
+    /** A public range the operator owns may be the mesh network: only when said so (src/core/address-policy.ts). */
+    allowPublicRange: z.boolean().default(false),
   })
   .strict()
 
@@ -163,7 +166,7 @@ export function parseInventory(text: string, file: string): Inventory {
     )
   }
   const inv = result.data
-  const semantic = checkSemantics(inv)
+  const semantic = [...checkSemantics(inv), ...addressIssues(inv)]
   if (semantic.length) throw new InventoryError(file, semantic)
   return inv
 }
