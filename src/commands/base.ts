@@ -1,6 +1,7 @@
 // Shared behaviour of every mesh command: --json, and typed errors shown with their fix and exit code.
 import {Command, Errors, Flags} from '@oclif/core'
 
+import {escapeForTerminal} from '../core/display.js'
 import {ConnectionError, ExternalCommandError, InventoryError, UserError} from '../core/errors.js'
 
 type Known = UserError | ExternalCommandError | ConnectionError
@@ -53,7 +54,8 @@ export abstract class MeshCommand extends Command {
       return
     }
     const fix = 'fix' in err && err.fix ? `\nFix: ${err.fix}` : ''
-    this.logToStderr(`Error: ${err.message}${fix}`)
+    // Messages carry host output (stderr of a remote command) and file contents: shown escaped.
+    this.logToStderr(escapeForTerminal(`Error: ${err.message}${fix}`, {newlines: true}))
     throw new Errors.ExitError(err.exitCode)
   }
 }

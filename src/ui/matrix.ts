@@ -1,6 +1,7 @@
 // Plain-text N×N matrix for `mesh doctor`: rows = from, columns = to, the diagonal = the host's
 // own checks. Each cell starts with a one-character mark, so the verdict survives without colour
 // (pipes, CI logs, --no-color); colour is only added on top when the caller says the output is a TTY.
+import {escapeForTerminal as esc} from '../core/display.js'
 import type {Cell, DoctorReport, Verdict} from '../core/doctor.js'
 
 export interface MatrixOptions {
@@ -20,7 +21,7 @@ function cut(s: string, max: number): string {
 
 /** The visible text of a cell, diagonal in brackets so a host's self-check reads differently from a link. */
 export function cellText(cell: Cell, diagonal: boolean, maxCell = 12): string {
-  const label = cut(cell.label, maxCell)
+  const label = cut(esc(cell.label), maxCell)
   return `${MARK[cell.verdict]} ${diagonal ? `[${label}]` : label}`
 }
 
@@ -51,7 +52,7 @@ export function renderFindings(report: DoctorReport, opts: MatrixOptions): strin
   return report.findings
     .map((x) => {
       const head = `${sev[x.severity]} ${x.host}${x.peer ? ` -> ${x.peer}` : ''} (${x.check})`
-      return `${opts.color ? `${colour[x.severity]}${head}${RESET}` : head}: ${x.message}\n    fix: ${x.hint}\n`
+      return `${opts.color ? `${colour[x.severity]}${head}${RESET}` : head}: ${esc(x.message)}\n    fix: ${esc(x.hint)}\n`
     })
     .join('')
 }

@@ -1,6 +1,7 @@
 // Rendering plans and results for people: per host, what changes, how, and a diff with secrets masked.
 import {structuredPatch} from 'diff'
 
+import {escapeForTerminal as esc} from '../core/display.js'
 import {FileChange, HostPlan, isNoop} from '../core/plan.js'
 import {describePeerDelta, describeTeardown, peerDelta} from '../core/teardown.js'
 import {redactSecrets} from '../core/wgconf.js'
@@ -31,8 +32,10 @@ export function renderFileDiff(change: FileChange, style: Style): string[] {
   const out: string[] = []
   for (const hunk of patch.hunks) {
     out.push(style.dim(`      @@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@`))
-    for (const line of hunk.lines) {
+    for (let line of hunk.lines) {
       if (line.startsWith('\\')) continue
+      // The old side is the host's bytes: an ESC sequence in them must show, not act.
+      line = esc(line)
       const colored = line.startsWith('+') ? style.green(line) : line.startsWith('-') ? style.red(line) : line
       out.push(`      ${colored}`)
     }
@@ -81,10 +84,10 @@ export function renderPlan(sessions: HostSession[], style: Style, withDiff = tru
   const lines: string[] = []
   for (const s of sessions) {
     if (s.plan) lines.push(...renderHostPlan(s.plan, style, withDiff))
-    else lines.push(`${style.bold(s.host.name)}: ${style.red(`unreachable: ${s.error ?? 'unknown error'}`)}`)
+    else lines.push(`${style.bold(s.host.name)}: ${style.red(`unreachable: ${esc(s.error ?? 'unknown error')}`)}`)
   }
   for (const t of teardowns) {
-    const what = t.plan && t.remote ? describeTeardown(t.plan, t.remote.iface) : style.yellow(`unreachable, teardown postponed: ${t.error ?? 'unknown error'}`)
+    const what = t.plan && t.remote ? describeTeardown(t.plan, t.remote.iface) : style.yellow(`unreachable, teardown postponed: ${esc(t.error ?? 'unknown error')}`)
     lines.push(`${style.bold(t.archived.name)} (removed from the inventory): ${t.plan?.steps.length ? style.red(what) : what}`)
   }
   return lines.join('\n')
@@ -94,19 +97,19 @@ export function renderResult(result: ApplyResult, style: Style): string {
   const width = Math.max(...result.hosts.map((h) => h.name.length), 4)
   const lines = result.hosts.map((h) => {
     const status = ['failed', 'restored', 'unreachable', 'skipped'].includes(h.status) ? style.red(h.status) : h.status === 'changed' ? style.green(h.status) : h.status
-    const detail = h.error ? `: ${h.error}` : h.iface !== 'none' ? ` (${h.iface})` : ''
-    return `  ${h.name.padEnd(width)}  ${status}${detail}${h.notes.length ? `\n${h.notes.map((n) => `  ${' '.repeat(width)}  note: ${n}`).join('\n')}` : ''}`
+    const detail = h.error ? `: ${esc(h.error)}` : h.iface !== 'none' ? ` (${h.iface})` : ''
+    return `  ${h.name.padEnd(width)}  ${status}${detail}${h.notes.length ? `\n${h.notes.map((n) => `  ${' '.repeat(width)}  note: ${esc(n)}`).join('\n')}` : ''}`
   })
   for (const t of result.teardowns ?? []) {
     const status = t.status === 'failed' || t.status === 'unreachable' || t.status === 'skipped' ? style.red(t.status) : style.green(t.status)
-    lines.push(`  ${t.name.padEnd(width)}  ${status} (removed from the inventory)${t.error ? `: ${t.error}` : ''}`)
+    lines.push(`  ${t.name.padEnd(width)}  ${status} (removed from the inventory)${t.error ? `: ${esc(t.error)}` : ''}`)
   }
   if (result.rotation) {
     const r = result.rotation
     const what = [r.hosts.length ? `keys of ${r.hosts.join(', ')}` : '', r.psks ? `${r.psks} preshared key(s)` : ''].filter(Boolean).join(' and ')
-    lines.push(r.committed ? `rotation of ${what}: done, new keys committed` : style.red(`rotation of ${what}: NOT finished: ${r.reason}`))
+    lines.push(r.committed ? `rotation of ${what}: done, new keys committed` : style.red(`rotation of ${what}: NOT finished: ${esc(r.reason ?? '')}`))
   }
-  for (const w of result.warnings ?? []) lines.push(style.yellow(`warning: ${w}`))
+  for (const w of result.warnings ?? []) lines.push(style.yellow(`warning: ${esc(w)}`))
   lines.push(`${result.changed} changed, ${result.hosts.length - result.changed - result.failed} unchanged, ${result.failed} failed`)
   return lines.join('\n')
 }

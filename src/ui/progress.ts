@@ -3,6 +3,7 @@
 // Services only emit ApplyProgress events; drawing (and when to stop drawing) is decided here.
 import {DefaultRenderer, Listr, ListrLogger, ProcessOutput} from 'listr2'
 
+import {escapeForTerminal} from '../core/display.js'
 import type {ApplyProgress} from '../services/apply.js'
 
 /** ApplyProgress plus what only the UI calls: finish drawing before anything else is printed. */
@@ -18,7 +19,7 @@ export function stderrProgress(enabled: boolean, write: (s: string) => void = (s
   return {
     step(host, message) {
       width.n = Math.max(width.n, host.length)
-      write(`[${host.padEnd(width.n)}] ${message}\n`)
+      write(`[${host.padEnd(width.n)}] ${escapeForTerminal(message)}\n`)
     },
     settle,
   }
@@ -78,7 +79,7 @@ export function listrProgress(stream: NodeJS.WriteStream = process.stderr, title
   return {
     step(host, message) {
       const p = current ?? start()
-      p.last.set(host, message)
+      p.last.set(host, escapeForTerminal(message))
       p.redraw()
     },
     async settle() {
