@@ -3,7 +3,9 @@
 // ssh2 reports a refusal as a bare "Host denied", so the verifier keeps the real reason for connect().
 import {appendFile, mkdir, readFile, stat} from 'node:fs/promises'
 import {dirname} from 'node:path'
+
 import {ConnectionError} from '../core/errors.js'
+import {readRegularFile} from '../state/files.js'
 import {
   KnownHostEntry,
   checkHostKey,
@@ -25,14 +27,15 @@ export interface HostKeyPolicy {
   hashNew?: boolean
 }
 
+/** Far above any real known_hosts (a line is about 100 bytes). */
+const MAX_KNOWN_HOSTS_BYTES = 16 * 1024 * 1024
+
 export async function loadKnownHosts(files: readonly string[]): Promise<KnownHostEntry[]> {
   const all: KnownHostEntry[] = []
   for (const file of files) {
-    try {
-      all.push(...parseKnownHosts(await readFile(file, 'utf8'), file))
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-    }
+    // A FIFO or /dev/zero here would hang or fill memory: a regular file, bounded, or an error naming it.
+    const bytes = readRegularFile(file, {what: 'known_hosts file', maxBytes: MAX_KNOWN_HOSTS_BYTES})
+    if (bytes !== null) all.push(...parseKnownHosts(bytes.toString('utf8'), file))
   }
   return all
 }

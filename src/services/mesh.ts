@@ -1,6 +1,5 @@
 // Shared by init, apply and doctor: inventory + local state -> mesh model, private keys and notes.
 // Validates everything before it writes anything; creates keys only for hosts that have none.
-import {readFileSync, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 
 import {AddressRequest, allocate, checkAllocation} from '../core/addressing.js'
@@ -8,6 +7,7 @@ import {InventoryError, UserError} from '../core/errors.js'
 import {Inventory, parseInventory} from '../core/inventory.js'
 import {HostAssignment, Mesh, buildMesh, sshTargetOf} from '../core/model.js'
 import {publicKeyOf} from '../core/wgkeys.js'
+import {readRegularFile} from '../state/files.js'
 import {ArchivedHost, HostState, MeshState, StateStore, defaultStateDir} from '../state/store.js'
 import {loadSecrets} from './secrets.js'
 
@@ -39,24 +39,25 @@ export interface LoadedMesh {
 }
 
 export function readInventory(inventoryFile: string): Inventory {
+  return parseInventory(readInventoryText(inventoryFile), inventoryFile)
+}
+
+/** The inventory's text: a regular file, bounded, valid UTF-8. */
+export function readInventoryText(inventoryFile: string): string {
   const file = resolve(inventoryFile)
-  let size: number
-  try {
-    size = statSync(file).size
-  } catch {
-    throw new UserError(`inventory file ${inventoryFile} does not exist`, 'pass an inventory with -i, e.g. -i inventory/example.yaml')
-  }
-  if (size > MAX_INVENTORY_BYTES) {
-    throw new InventoryError(inventoryFile, [
-      {path: '(file)', message: `is ${size} bytes; inventories are limited to ${MAX_INVENTORY_BYTES}`, fix: 'split or trim the file'},
-    ])
-  }
-  const bytes = readFileSync(file)
+  // A FIFO, device or directory is refused before a byte is read; a huge file is a mistake (or hostile).
+  const bytes = readRegularFile(file, {
+    what: 'inventory file',
+    maxBytes: MAX_INVENTORY_BYTES,
+    tooBig: (size) =>
+      new InventoryError(inventoryFile, [{path: '(file)', message: `is ${size} bytes; inventories are limited to ${MAX_INVENTORY_BYTES}`, fix: 'split or trim the file'}]),
+  })
+  if (bytes === null) throw new UserError(`inventory file ${inventoryFile} does not exist`, 'pass an inventory with -i, e.g. -i inventory/example.yaml')
   const text = bytes.toString('utf8')
   if (Buffer.from(text, 'utf8').compare(bytes) !== 0) {
     throw new InventoryError(inventoryFile, [{path: '(file)', message: 'is not valid UTF-8', fix: 'save the file as UTF-8 text'}])
   }
-  return parseInventory(text, inventoryFile)
+  return text
 }
 
 function allocateFamily(inv: Inventory, state: MeshState, family: 'ipv4' | 'ipv6', file: string) {

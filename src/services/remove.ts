@@ -2,10 +2,11 @@
 // every peer and tears it down. Editing the user's YAML is done with the yaml Document API, which keeps
 // comments, order and formatting of everything else: refusing and asking the user to edit the file by hand
 // would leave the command nothing to do that `mesh apply` does not already do.
-import {readFileSync, statSync} from 'node:fs'
+import {statSync} from 'node:fs'
 import {parseDocument, isMap, isSeq} from 'yaml'
 
 import {UserError} from '../core/errors.js'
+import {readInventoryText} from './mesh.js'
 import {StateStore, defaultStateDir, writeIfChanged} from '../state/store.js'
 
 export interface RemovalCheck {
@@ -16,7 +17,7 @@ export interface RemovalCheck {
 }
 
 function hostIndex(inventoryFile: string, host: string) {
-  const text = readFileSync(inventoryFile, 'utf8')
+  const text = readInventoryText(inventoryFile)
   const doc = parseDocument(text)
   if (doc.errors.length) throw new UserError(`${inventoryFile} is not valid YAML: ${doc.errors[0].message}`, 'fix the file first')
   const hosts = doc.get('hosts')

@@ -1,9 +1,15 @@
 // Local state beside the inventory: addresses and public keys in state.json, private keys and other
 // secrets in files of their own (0600 in 0700 dirs). Nothing here ever regenerates an existing secret.
-import {closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync} from 'node:fs'
+import {Stats, closeSync, existsSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, statSync, writeSync} from 'node:fs'
 import {basename, dirname, extname, join, resolve} from 'node:path'
 
 import {UserError} from '../core/errors.js'
+import {fileKind, readRegularFile} from './files.js'
+import {parseState} from './schema.js'
+
+/** state.json of 5000 hosts is about 2 MB: anything far bigger is not ours. */
+const MAX_STATE_BYTES = 64 * 1024 * 1024
+const MAX_SECRET_BYTES = 4096
 
 export interface SshTargetState {
   user?: string
@@ -46,9 +52,19 @@ export function defaultOutDir(inventoryFile: string): string {
   return join(dirname(file), 'out', basename(file, extname(file)))
 }
 
-/** Refuse secrets that others can read: the fix is a chmod, and we say which. */
-export function assertPrivate(path: string, kind: 'file' | 'dir'): void {
-  const st = statSync(path)
+/** Who may own our files: the invoking user, or root (as OpenSSH's StrictModes allows). */
+export function assertOwned(path: string, st: Stats): void {
+  const uid = process.getuid?.()
+  if (uid === undefined || st.uid === uid || st.uid === 0) return
+  throw new UserError(
+    `${path} is owned by uid ${st.uid}, not by you (uid ${uid}): someone else could have written what it holds`,
+    `check its content; if it is yours, chown ${uid} ${path}, otherwise remove it`,
+  )
+}
+
+/** Mode bits of a secret (or its folder) checked on a stat we already hold: the fix is a chmod, and we say which. */
+export function assertPrivateStat(path: string, st: Stats, kind: 'file' | 'dir'): void {
+  assertOwned(path, st)
   const bad = st.mode & 0o077
   if (bad) {
     throw new UserError(
@@ -56,6 +72,22 @@ export function assertPrivate(path: string, kind: 'file' | 'dir'): void {
       `chmod ${kind === 'dir' ? '700' : '600'} ${path}`,
     )
   }
+}
+
+/**
+ * Refuse secrets that others can read or write, like OpenSSH's StrictModes: the path itself (not a link)
+ * must be a folder or regular file, owned by us, private. A link is refused before any chmod is suggested:
+ * a chmod on a link acts on its target.
+ */
+export function assertPrivate(path: string, kind: 'file' | 'dir'): void {
+  const st = lstatSync(path)
+  if (st.isSymbolicLink()) {
+    throw new UserError(`${path} is a symbolic link; secrets and their folders must be the ${kind === 'dir' ? 'folder' : 'file'} itself`, `remove the link (rm ${path} removes only the link) and put the ${kind === 'dir' ? 'folder' : 'file'} itself in its place`)
+  }
+  if (kind === 'dir' ? !st.isDirectory() : !st.isFile()) {
+    throw new UserError(`${path} is ${fileKind(st)}, not a ${kind === 'dir' ? 'folder' : 'regular file'}`, `remove it; mesh creates it`)
+  }
+  assertPrivateStat(path, st, kind)
 }
 
 export function ensurePrivateDir(path: string): void {
@@ -69,8 +101,8 @@ export function ensurePrivateDir(path: string): void {
  */
 export function writeIfChanged(path: string, content: string | Buffer, mode: number): boolean {
   const bytes = typeof content === 'string' ? Buffer.from(content) : content
-  if (existsSync(path)) {
-    const old = readFileSync(path)
+  const old = readRegularFile(path, {what: 'file', maxBytes: MAX_STATE_BYTES})
+  if (old) {
     if (old.equals(bytes) && (statSync(path).mode & 0o777) === mode) return false
   }
   const tmp = `${path}.tmp-${process.pid}`
@@ -111,17 +143,15 @@ export class StateStore {
   load(): MeshState {
     if (!this.exists()) return emptyState()
     this.checkModes()
-    let parsed: MeshState
+    const bytes = readRegularFile(this.stateFile, {what: 'state file', maxBytes: MAX_STATE_BYTES, noFollow: true, check: (st) => assertOwned(this.stateFile, st)})
+    if (bytes === null) return emptyState()
+    let raw: unknown
     try {
-      parsed = JSON.parse(readFileSync(this.stateFile, 'utf8')) as MeshState
+      raw = JSON.parse(bytes.toString('utf8'))
     } catch (e) {
       throw new UserError(`${this.stateFile} is not valid JSON (${(e as Error).message})`, 'restore it from a backup; it holds the address assignments')
     }
-    if (parsed.version !== 1 || typeof parsed.hosts !== 'object') {
-      throw new UserError(`${this.stateFile} has an unknown format`, 'use the beam-mesh version that wrote it')
-    }
-    parsed.archived ??= []
-    return parsed
+    return parseState(raw, this.stateFile)
   }
 
   save(state: MeshState): boolean {
@@ -142,9 +172,10 @@ export class StateStore {
   }
 
   readSecret(path: string): string | null {
-    if (!existsSync(path)) return null
-    assertPrivate(path, 'file')
-    return readFileSync(path, 'utf8').trim()
+    const what = path.endsWith('.key') || path.endsWith('.key.next') ? 'private key' : 'secret'
+    const check = (st: Stats) => assertPrivateStat(path, st, 'file')
+    const bytes = readRegularFile(path, {what, maxBytes: MAX_SECRET_BYTES, noFollow: true, check})
+    return bytes === null ? null : bytes.toString('utf8').trim()
   }
 
   /** Returns the existing secret, or creates it with make() (0600) when there is none. */
