@@ -5,43 +5,17 @@ import {randomBytes} from 'node:crypto'
 import ipaddr from 'ipaddr.js'
 
 import {renderTemplate} from '../templates/index.js'
-import {DesiredFile, ManagedPath} from './desired.js'
+import {beamPaths, firewallHooks, nftTable} from './beam-paths.js'
+import {DesiredFile} from './desired.js'
 import {Mesh, MeshHost} from './model.js'
 
-export const BEAM_DIR = '/etc/beam-mesh'
-
-/** Where each artifact lives on a host. Fixed paths, so env.sh can name the others. */
-export const BEAM_PATHS = {
-  cookie: `${BEAM_DIR}/cookie`,
-  envSh: `${BEAM_DIR}/env.sh`,
-  vmArgs: `${BEAM_DIR}/vm.args`,
-  libcluster: `${BEAM_DIR}/libcluster.exs`,
-  firewall: `${BEAM_DIR}/firewall.nft`,
-} as const
-
-export const EPMD_PORT = 4369
-export const NFT_TABLE = 'beam_mesh'
-
-/** Loads the firewall table from its file; the file's own add+delete makes the reload idempotent. */
-const FIREWALL_ACTIVATE = ['nft', '-f', BEAM_PATHS.firewall]
-/** Unloads the table in one transaction: "add" first, so it also succeeds when the table is not loaded. */
-export const FIREWALL_DEACTIVATE = ['nft', `add table inet ${NFT_TABLE}; delete table inet ${NFT_TABLE}`]
-/** The table is loaded (it is not after a reboot, unless something reloads it). */
-const FIREWALL_IS_ACTIVE = ['nft', 'list', 'table', 'inet', NFT_TABLE]
-
-/**
- * Every file beam-mesh may own under BEAM_DIR, desired or not: apply reads them all and removes (after
- * undoing its activation) one that is present but no longer rendered, e.g. the firewall after
- * beam.firewall went from true to false.
- */
-export const BEAM_MANAGED: ManagedPath[] = Object.values(BEAM_PATHS).map((path) =>
-  path === BEAM_PATHS.firewall ? {path, activate: FIREWALL_ACTIVATE, deactivate: FIREWALL_DEACTIVATE, isActive: FIREWALL_IS_ACTIVE} : {path},
-)
 /**
  * libcluster's Epmd strategy connects once at start when :timeout is absent (:infinity); with an
  * integer it re-runs the connect every <timeout> ms, so late or restarted nodes are joined.
  */
 export const LIBCLUSTER_RETRY_MS = 30_000
+
+export const EPMD_PORT = 4369
 
 // ---- cookie ---------------------------------------------------------------------------------
 
@@ -104,11 +78,13 @@ export function distPortSet(beam: Mesh['beam']): string {
 }
 
 /**
- * Extra erl flags for `bin/app remote|rpc`: a short-lived hidden node that only dials out. It must not
- * listen (without EPMD the one fixed port belongs to the release), but must dial that fixed port.
+ * Extra erl flags for every release command but the node's own start (stop, restart, pid, rpc, remote,
+ * eval): a short-lived hidden node that only dials out. It must not listen (without EPMD the one fixed
+ * port belongs to the release), must dial that fixed port, and never starts an EPMD: with EPMD, the
+ * node it dials has one running already; without, none is wanted.
  */
 export function remoteErlFlags(beam: Mesh['beam']): string {
-  return ['-dist_listen false', ...(beam.epmd ? [] : ['-start_epmd false', `-erl_epmd_port ${beam.distPortMin}`])].join(' ')
+  return ['-dist_listen false', '-start_epmd false', ...(beam.epmd ? [] : [`-erl_epmd_port ${beam.distPortMin}`])].join(' ')
 }
 
 const header = (what: string) => `Managed by beam-mesh${what}: \`mesh apply\` overwrites changes made here.`
@@ -119,7 +95,7 @@ const header = (what: string) => `Managed by beam-mesh${what}: \`mesh apply\` ov
 export function renderLibcluster(mesh: Mesh): string {
   return renderTemplate('libcluster.exs.ejs', {
     header: header(''),
-    path: BEAM_PATHS.libcluster,
+    path: beamPaths(mesh.interface).libcluster,
     nodes: mesh.hosts.map((h) => nodeName(mesh, h)),
     timeout: LIBCLUSTER_RETRY_MS.toLocaleString('en-US').replace(/,/g, '_'),
   })
@@ -139,7 +115,7 @@ export function renderVmArgs(mesh: Mesh, host: MeshHost): string {
 export function renderEnvSh(mesh: Mesh, host: MeshHost): string {
   return renderTemplate('env.sh.ejs', {
     header: header(` for ${host.name}`),
-    paths: BEAM_PATHS,
+    paths: beamPaths(mesh.interface),
     distribution: mesh.beam.naming,
     node: nodeName(mesh, host),
     epmd: mesh.beam.epmd,
@@ -152,8 +128,8 @@ export function renderEnvSh(mesh: Mesh, host: MeshHost): string {
 export function renderFirewall(mesh: Mesh): string {
   return renderTemplate('firewall.nft.ejs', {
     header: header(''),
-    path: BEAM_PATHS.firewall,
-    table: NFT_TABLE,
+    path: beamPaths(mesh.interface).firewall,
+    table: nftTable(mesh.interface),
     iface: mesh.interface,
     ports: distPortSet(mesh.beam),
     // Canonical network addresses: nft refuses host bits set outside the mask.
@@ -174,15 +150,16 @@ export function beamExtraFiles(mesh: Mesh, cookie: string): (host: MeshHost) => 
   const libcluster = renderLibcluster(mesh)
   const firewall = mesh.beam.firewall ? renderFirewall(mesh) : null
   const user = mesh.beam.user
+  const paths = beamPaths(mesh.interface)
   const cookieFile: DesiredFile = user
-    ? {path: BEAM_PATHS.cookie, content: `${cookie}\n`, mode: 0o400, secret: true, owner: user}
-    : {path: BEAM_PATHS.cookie, content: `${cookie}\n`, mode: 0o600, secret: true}
+    ? {path: paths.cookie, content: `${cookie}\n`, mode: 0o400, secret: true, owner: user}
+    : {path: paths.cookie, content: `${cookie}\n`, mode: 0o600, secret: true}
   return (host) => [
     cookieFile,
-    {path: BEAM_PATHS.envSh, content: renderEnvSh(mesh, host), mode: 0o644, secret: false},
-    {path: BEAM_PATHS.vmArgs, content: renderVmArgs(mesh, host), mode: 0o644, secret: false},
-    {path: BEAM_PATHS.libcluster, content: libcluster, mode: 0o644, secret: false},
+    {path: paths.envSh, content: renderEnvSh(mesh, host), mode: 0o644, secret: false},
+    {path: paths.vmArgs, content: renderVmArgs(mesh, host), mode: 0o644, secret: false},
+    {path: paths.libcluster, content: libcluster, mode: 0o644, secret: false},
     // Loaded right after it changes; unloaded when retired (beam.firewall: false) or its create is rolled back.
-    ...(firewall ? [{path: BEAM_PATHS.firewall, content: firewall, mode: 0o644, secret: false, activate: FIREWALL_ACTIVATE, deactivate: FIREWALL_DEACTIVATE, isActive: FIREWALL_IS_ACTIVE}] : []),
+    ...(firewall ? [{path: paths.firewall, content: firewall, mode: 0o644, secret: false, ...firewallHooks(paths.firewall, nftTable(mesh.interface))}] : []),
   ]
 }

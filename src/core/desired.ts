@@ -18,6 +18,16 @@ export interface ManagedPath {
    * is unchanged, so a reboot that dropped the activation is repaired by the next apply.
    */
   isActive?: string[]
+  /**
+   * Owned only while that file's content contains that text (e.g. a legacy file shared by every mesh of
+   * the host belongs to the one its vm.args names): otherwise never retired, whatever is desired.
+   */
+  ownedIf?: {path: string; contains: string}
+}
+
+/** Whether `m` is ours given the files read from the host (see ManagedPath.ownedIf). */
+export function isOwned(m: ManagedPath, files: Map<string, string | null>): boolean {
+  return !m.ownedIf || (files.get(m.ownedIf.path) ?? '').includes(m.ownedIf.contains)
 }
 
 export interface DesiredFile extends ManagedPath {

@@ -1,6 +1,6 @@
 // The individual doctor checks. Each turns facts into findings with a concrete fix; none does I/O.
 // Host checks look at one host; pair checks look at what host A saw of peer B.
-import {BEAM_PATHS} from './beam.js'
+import {beamPaths} from './beam-paths.js'
 import type {HostFacts, LinkFacts} from './doctor-facts.js'
 import type {Mesh, MeshHost} from './model.js'
 import {wgAlias} from './model.js'
@@ -151,14 +151,14 @@ function beamChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, link: LinkF
   if (d.state === 'closed' && !ctx.mesh.beam.epmd) {
     // EPMD-less: no epmd tells us the node is down, so a refused dial of the fixed port is the only sign of it.
     out.push(f('fail', a, 'dist-reach', 'no node', `${a} cannot reach ${ctx.nodeName(to)}: nothing accepts connections on ${to.ipv4 ?? to.ipv6}:${d.port} (refused)`,
-      `the node on ${b} is not running, or does not listen on ${d.port}: start the release on ${b} with -args_file ${BEAM_PATHS.vmArgs} (-start_epmd false -erl_epmd_port ${d.port}); if it runs, look for a firewall on ${iface} on ${b} that rejects ${d.port}/tcp`, b))
+      `the node on ${b} is not running, or does not listen on ${d.port}: start the release on ${b} with -args_file ${beamPaths(iface).vmArgs} (-start_epmd false -erl_epmd_port ${d.port}); if it runs, look for a firewall on ${iface} on ${b} that rejects ${d.port}/tcp`, b))
   } else if (d.state !== 'open') {
     out.push(f('fail', a, 'dist-reach', 'dist blk', `${a} cannot reach ${ctx.nodeName(to)} on port ${d.port} (${d.state})`,
       `open ${ctx.mesh.beam.distPortMin}-${ctx.mesh.beam.distPortMax}/tcp on ${iface} on ${b} and pin the node to that range (inet_dist_listen_min/max)`, b))
   } else if (d.nameMatches === false) {
     out.push(f('fail', a, 'dist-name', 'name!', `dialled ${ctx.nodeName(to)} but the node calls itself ${d.announcedName}: Erlang refuses the connection`,
       ctx.mesh.beam.naming === 'name'
-        ? `start the node on ${b} as -name ${ctx.nodeName(to)} (RELEASE_NODE in ${BEAM_PATHS.envSh}) and restart the release`
+        ? `start the node on ${b} as -name ${ctx.nodeName(to)} (RELEASE_NODE in ${beamPaths(iface).envSh}) and restart the release`
         : `make the node's host part equal the inventory name: hostnamectl set-hostname ${b} on ${b} and restart the release`, b))
   }
   return out

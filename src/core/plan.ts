@@ -1,6 +1,6 @@
 // Planning (pyinfra style): facts gathered from a host + its desired state -> the changes to make.
 // Pure: no I/O. An empty plan means the host is already as desired and nothing will be touched.
-import {DesiredFile, HostDesired} from './desired.js'
+import {DesiredFile, HostDesired, isOwned} from './desired.js'
 import {hostsMarkers} from './render.js'
 import {spliceBlock} from './hostsfile.js'
 import {WgChange, changedInterfaceKeys, classifyWgChange, normalizeList, parseWgQuick} from './wgconf.js'
@@ -122,7 +122,7 @@ function fileChange(f: DesiredFile, facts: HostFacts): FileChange | null {
 function retiredFiles(desired: HostDesired, facts: HostFacts): FileChange[] {
   const wanted = new Set([desired.wgConfig.path, ...desired.extraFiles.map((f) => f.path)])
   return desired.managed
-    .filter((m) => !wanted.has(m.path) && (facts.files.get(m.path) ?? null) !== null)
+    .filter((m) => !wanted.has(m.path) && (facts.files.get(m.path) ?? null) !== null && isOwned(m, facts.files))
     .map((m): FileChange => {
       const beforeMeta = facts.meta?.get(m.path)
       // Shown by path only; secret: whatever it held is never printed.

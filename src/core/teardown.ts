@@ -18,15 +18,16 @@ export interface TeardownPlan {
 }
 
 /**
- * `paths` are the files beam-mesh may have written there (wg config first, then /etc/beam-mesh/*); the facts
- * were gathered for exactly those paths. The interface goes down before its config is removed.
+ * `paths` are the files beam-mesh may have written there (wg config first, then the mesh's BEAM files); the
+ * facts were gathered for exactly those paths. The interface goes down before its config is removed.
+ * `firewalls`: each firewall file with the nft table loaded from it.
  */
-export function planTeardown(name: string, facts: HostFacts, paths: string[], iface: string, firewall?: {path: string; table: string}): TeardownPlan {
+export function planTeardown(name: string, facts: HostFacts, paths: string[], iface: string, firewalls: {path: string; table: string}[] = []): TeardownPlan {
   const steps: TeardownStep[] = []
   if (facts.running !== null) steps.push({kind: 'down'})
   if (facts.unitEnabled) steps.push({kind: 'disable-unit'})
   // Our firewall file present -> our nft table was loaded from it: unload it before the file goes.
-  if (firewall && (facts.files.get(firewall.path) ?? null) !== null) steps.push({kind: 'firewall', table: firewall.table})
+  for (const fw of firewalls) if ((facts.files.get(fw.path) ?? null) !== null) steps.push({kind: 'firewall', table: fw.table})
   for (const path of paths) if ((facts.files.get(path) ?? null) !== null) steps.push({kind: 'remove', path})
   const {begin, end} = hostsMarkers(iface)
   const after = removeBlock(facts.hosts, begin, end, `${name}:${HOSTS_PATH}`)

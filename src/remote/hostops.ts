@@ -25,8 +25,9 @@ if [ -n "$owner" ] && ! id -u -- "$owner" >/dev/null 2>&1; then
 fi
 dir=$(dirname -- "$dst")
 [ -d "$dir" ] || mkdir -p -m 0700 -- "$dir"
-# The owner must reach the file: everyone may traverse (not list) the directory; the file's mode guards it.
-[ -z "$owner" ] || chmod a+x -- "$dir"
+# The owner must reach the file: everyone may traverse (not list) the directory and its parent (mkdir -p
+# made that one by umask, e.g. /etc/beam-mesh above /etc/beam-mesh/wg0); the file's mode guards it.
+[ -z "$owner" ] || chmod a+x -- "$dir" "$(dirname -- "$dir")"
 tmp=$(mktemp -- "$dst.mesh-XXXXXX")
 trap 'rm -f -- "$tmp" "$tmp.err"' EXIT
 cat > "$tmp"

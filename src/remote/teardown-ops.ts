@@ -1,4 +1,5 @@
 // Remote side of teardown and key rotation, built on RemoteHost (fixed scripts, values as arguments).
+import {firewallDeactivate} from '../core/beam-paths.js'
 import {TeardownStep} from '../core/teardown.js'
 import {RemoteHost} from './hostops.js'
 
@@ -19,7 +20,8 @@ export async function runTeardownStep(remote: RemoteHost, step: TeardownStep): P
       await remote.run(['systemctl', 'disable', `wg-quick@${remote.iface}`])
       return
     case 'firewall':
-      await remote.run(['nft', 'delete', 'table', 'inet', step.table])
+      // add + delete in one transaction: also succeeds when the table is not loaded (after a reboot).
+      await remote.run(firewallDeactivate(step.table))
       return
     case 'remove':
       return remote.removeFile(step.path)

@@ -1,8 +1,12 @@
 // Executing one host's plan, and putting the host back as it was when any step fails.
+import {posix} from 'node:path'
+
+import {BEAM_ROOT} from '../core/beam-paths.js'
 import {FileChange, HostFacts, HostPlan} from '../core/plan.js'
 import {parseWgQuick} from '../core/wgconf.js'
 import {RemoteHost, WriteHow} from '../remote/hostops.js'
 import {hostErrorText} from '../remote/result.js'
+import {removeDirIfEmpty} from '../remote/teardown-ops.js'
 import type {HostResult} from './apply.js'
 
 export interface HostRunContext {
@@ -115,6 +119,9 @@ async function restore(remote: RemoteHost, plan: HostPlan, facts: HostFacts, wri
     if (change.before === null) await remote.removeFile(change.path)
     else await remote.writeFile(change.path, change.before, change.beforeMeta?.mode ?? change.mode, previousOwner(change))
   }
+  // The mesh's own BEAM directory, when this apply created it (rmdir only takes an empty one).
+  const created = written.filter(({change}) => change.before === null && change.path.startsWith(`${BEAM_ROOT}/`))
+  for (const dir of new Set(created.map(({change}) => posix.dirname(change.path)))) if (dir !== BEAM_ROOT) await removeDirIfEmpty(remote, dir)
   for (const {change} of written) {
     if (change.before !== null && change.activate) await remote.run(change.activate)
     // A created file's activation may have run: undo it (deactivate succeeds when there is nothing to undo).

@@ -1,6 +1,6 @@
 // `mesh apply`: connect -> gather facts -> plan -> (dry run stops here) -> execute -> verify.
 // A host that fails is restored to its previous files and interface state; the others carry on.
-import {BEAM_MANAGED} from '../core/beam.js'
+import {beamManaged} from '../core/beam-paths.js'
 import {HostDesired, desiredState} from '../core/desired.js'
 import {UserError} from '../core/errors.js'
 import {Inventory} from '../core/inventory.js'
@@ -94,7 +94,7 @@ export async function prepareApply(
   const connect = makeConnector(loaded.inventory)
   const targets = new Set(selectHosts(loaded.mesh.hosts, opts.hosts).map((h) => h.name))
   const lock: Lock = acquireLock(loaded.store.dir, 'apply')
-  const desired = desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded), managed: BEAM_MANAGED})
+  const desired = desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded), managed: beamManaged(loaded.mesh.interface)})
   const sessions: HostSession[] = desired.filter((d) => targets.has(d.host.name)).map((d) => ({host: d.host, desired: d}))
   const concurrency = opts.concurrency ?? 8
   const iface = loaded.mesh.interface

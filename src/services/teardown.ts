@@ -2,8 +2,8 @@
 // target recorded while they were members, plan their teardown from facts, execute it, and only then
 // record teardownPending=false. An unreachable host is a warning, not a failed apply: it stays pending,
 // and the next `mesh apply` tries again (its peers no longer list it either way).
-import {BEAM_DIR, BEAM_PATHS, NFT_TABLE} from '../core/beam.js'
-import {wgConfigPath} from '../core/desired.js'
+import {BEAM_ROOT, beamDir, beamFirewalls, beamManaged} from '../core/beam-paths.js'
+import {ManagedPath, isOwned, wgConfigPath} from '../core/desired.js'
 import {TeardownPlan, describeStep, planTeardown} from '../core/teardown.js'
 import {RemoteHost} from '../remote/hostops.js'
 import {removeDirIfEmpty, runTeardownStep} from '../remote/teardown-ops.js'
@@ -28,7 +28,7 @@ export interface TeardownResult {
   error?: string
 }
 
-const managedPaths = (iface: string) => [wgConfigPath(iface), ...Object.values(BEAM_PATHS)]
+const managedPaths = (iface: string): ManagedPath[] => [{path: wgConfigPath(iface)}, ...beamManaged(iface)]
 
 export async function prepareTeardowns(
   archived: ArchivedHost[],
@@ -45,8 +45,12 @@ export async function prepareTeardowns(
       if (!target) throw new Error('state.json has no SSH target or endpoint for it')
       step(name, 'connecting (removed from the inventory: teardown)')
       s.remote = new RemoteHost(await connect({name, ssh: target}), iface)
-      const facts = await s.remote.facts(managedPaths(iface))
-      s.plan = planTeardown(name, facts, managedPaths(iface), iface, {path: BEAM_PATHS.firewall, table: NFT_TABLE})
+      const managed = managedPaths(iface)
+      const facts = await s.remote.facts(managed.map((m) => m.path))
+      // Only this mesh's files: the legacy single layout only when it names this interface (see beamManaged).
+      const owned = managed.filter((m) => isOwned(m, facts.files)).map((m) => m.path)
+      const firewalls = beamFirewalls(iface).filter((fw) => owned.includes(fw.path))
+      s.plan = planTeardown(name, facts, owned, iface, firewalls)
       step(name, s.plan.steps.length ? 'teardown planned' : 'already torn down')
     } catch (e) {
       s.error = (e as Error).message
@@ -73,7 +77,8 @@ export async function executeTeardowns(
         await runTeardownStep(s.remote, st)
         done.push(describeStep(st, iface))
       }
-      await removeDirIfEmpty(s.remote, BEAM_DIR)
+      await removeDirIfEmpty(s.remote, beamDir(iface))
+      await removeDirIfEmpty(s.remote, BEAM_ROOT)
       step(name, 'torn down')
       return {name, status: s.plan.steps.length ? 'torn-down' : 'clean', steps: done}
     } catch (e) {

@@ -103,7 +103,7 @@ function withoutLastHost(inventory: string): string {
 }
 
 // Erlang on a lab host: the cookie comes from the file apply wrote (never argv), env.sh sets ERL_EPMD_ADDRESS.
-const ERL_PREP = '. /etc/beam-mesh/env.sh && cp /etc/beam-mesh/cookie "$HOME/.erlang.cookie" && chmod 400 "$HOME/.erlang.cookie"'
+const ERL_PREP = '. /etc/beam-mesh/wg0/env.sh && cp /etc/beam-mesh/wg0/cookie "$HOME/.erlang.cookie" && chmod 400 "$HOME/.erlang.cookie"'
 
 async function erlHome(lab: Lab, host: string): Promise<Record<string, string>> {
   const home = join(lab.dir, 'erl-home', host)
@@ -167,8 +167,8 @@ test('apply e2e: mesh, real Erlang cluster, idempotent re-run, hitless add, prun
       for (const n of names3) {
         const etcHosts = await sh(lab, n, 'cat /etc/hosts')
         assert.equal(etcHosts, seedHostsFile(n) + block, `${n}: seed (user lines) untouched, our block appended`)
-        const modes = await sh(lab, n, 'stat -c "%n %a %U" /etc/wireguard /etc/wireguard/wg0.conf /etc/beam-mesh/cookie')
-        assert.equal(modes, '/etc/wireguard 700 root\n/etc/wireguard/wg0.conf 600 root\n/etc/beam-mesh/cookie 600 root\n')
+        const modes = await sh(lab, n, 'stat -c "%n %a %U" /etc/wireguard /etc/wireguard/wg0.conf /etc/beam-mesh/wg0/cookie')
+        assert.equal(modes, '/etc/wireguard 700 root\n/etc/wireguard/wg0.conf 600 root\n/etc/beam-mesh/wg0/cookie 600 root\n')
       }
       for (const [i, n] of names3.entries()) {
         const out = await sh(lab, 'Host-1', 'getent ahostsv4 "$1" | head -1; getent ahostsv4 "$1-wg" | head -1', {args: [n]})
@@ -180,7 +180,7 @@ test('apply e2e: mesh, real Erlang cluster, idempotent re-run, hitless add, prun
 
     await t.test('real Erlang nodes connect by hostname through the tunnel; EPMD and dist stay off the public side', async () => {
       for (const n of names3) {
-        await sh(lab, n, `${ERL_PREP} && exec erl -sname app -noshell -detached -args_file /etc/beam-mesh/vm.args`, {env: await erlHome(lab, n)})
+        await sh(lab, n, `${ERL_PREP} && exec erl -sname app -noshell -detached -args_file /etc/beam-mesh/wg0/vm.args`, {env: await erlHome(lab, n)})
       }
       const answers = await pingNodes(lab, 'Host-1', names3.map((n) => `app@${n}`))
       assert.deepEqual(answers, Object.fromEntries(names3.map((n) => [`app@${n}`, 'pong'])))
@@ -272,7 +272,7 @@ test('apply e2e: mesh, real Erlang cluster, idempotent re-run, hitless add, prun
       writeFileSync(strict, full.replace('knownHostsFile: ./known_hosts', 'knownHostsFile: ./empty_known_hosts'))
       assert.notEqual(readFileSync(strict, 'utf8'), full)
       const state = join(lab.dir, '.mesh', 'mesh')
-      const snapshot = () => Promise.all(names3.map((n) => sh(lab, n, 'sha256sum /etc/hosts /etc/wireguard/wg0.conf /etc/beam-mesh/*; wg show wg0 peers | sort')))
+      const snapshot = () => Promise.all(names3.map((n) => sh(lab, n, 'sha256sum /etc/hosts /etc/wireguard/wg0.conf /etc/beam-mesh/wg0/*; wg show wg0 peers | sort')))
       const before = await snapshot()
 
       const r = await mesh(lab, ['apply', '-i', strict, '--state', state, '--yes'])

@@ -13,8 +13,8 @@ import {Lab, requireBuiltCli, requireLab, runProcess, startLab, stopLab} from '.
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'run.js')
-const FIREWALL = '/etc/beam-mesh/firewall.nft'
-const COOKIE = '/etc/beam-mesh/cookie'
+const FIREWALL = '/etc/beam-mesh/wg0/firewall.nft'
+const COOKIE = '/etc/beam-mesh/wg0/cookie'
 const NAMES = ['Host-1', 'Host-2']
 
 
@@ -55,7 +55,7 @@ async function sh(lab: Lab, host: string, script: string): Promise<{status: numb
   return {status: r.status, out: r.stdout + r.stderr}
 }
 
-const tableLoaded = async (lab: Lab, host: string) => (await sh(lab, host, 'nft list table inet beam_mesh')).status === 0
+const tableLoaded = async (lab: Lab, host: string) => (await sh(lab, host, 'nft list table inet beam_mesh_wg0')).status === 0
 const statOf = async (lab: Lab, host: string, paths: string[]) => (await sh(lab, host, `stat -c '%n %a %U' ${paths.join(' ')}`)).out
 
 test('beam options e2e: firewall on/off (retired file), cookie owner (beam.user)', async (t) => {
@@ -77,12 +77,12 @@ test('beam options e2e: firewall on/off (retired file), cookie owner (beam.user)
       for (const n of NAMES) {
         assert.equal(r.hosts.get(n)?.status, 'changed')
         assert.equal(await statOf(lab, n, [FIREWALL]), `${FIREWALL} 644 root\n`)
-        assert.equal(await tableLoaded(lab, n), true, `${n}: table inet beam_mesh loaded`)
+        assert.equal(await tableLoaded(lab, n), true, `${n}: table inet beam_mesh_wg0 loaded`)
       }
     })
 
     await t.test('a firewall table lost while its file stays (as after a reboot) is loaded again by the next apply', async () => {
-      assert.equal((await sh(lab, 'Host-1', 'nft delete table inet beam_mesh')).status, 0)
+      assert.equal((await sh(lab, 'Host-1', 'nft delete table inet beam_mesh_wg0')).status, 0)
       assert.equal(await tableLoaded(lab, 'Host-1'), false)
       const r = await apply(lab, inventory)
       assert.equal(r.status, 0, r.stderr)
@@ -98,8 +98,8 @@ test('beam options e2e: firewall on/off (retired file), cookie owner (beam.user)
       withBeam(['firewall: false'])
       const plan = await mesh(lab, ['apply', '-i', inventory, '--dry-run', '--no-diff'], false)
       assert.equal(plan.status, 0, plan.stderr)
-      assert.match(plan.stdout, /^ {2}- \/etc\/beam-mesh\/firewall\.nft \(no longer managed\)$/m)
-      assert.match(plan.stdout, /^ {2}> nft 'add table inet beam_mesh; delete table inet beam_mesh' \(undo its activation\)$/m)
+      assert.match(plan.stdout, /^ {2}- \/etc\/beam-mesh\/wg0\/firewall\.nft \(no longer managed\)$/m)
+      assert.match(plan.stdout, /^ {2}> nft 'add table inet beam_mesh_wg0; delete table inet beam_mesh_wg0' \(undo its activation\)$/m)
       assert.equal(await tableLoaded(lab, 'Host-1'), true, 'a dry run changes nothing')
 
       const r = await apply(lab, inventory)
@@ -120,13 +120,13 @@ test('beam options e2e: firewall on/off (retired file), cookie owner (beam.user)
       for (const n of NAMES) {
         assert.deepEqual(r.hosts.get(n)?.files.map((f) => [f.path, f.kind]), [[COOKIE, 'update']])
         assert.equal(
-          await statOf(lab, n, [COOKIE, '/etc/beam-mesh/env.sh', '/etc/beam-mesh/vm.args']),
-          `${COOKIE} 400 nobody\n/etc/beam-mesh/env.sh 644 root\n/etc/beam-mesh/vm.args 644 root\n`,
+          await statOf(lab, n, [COOKIE, '/etc/beam-mesh/wg0/env.sh', '/etc/beam-mesh/wg0/vm.args']),
+          `${COOKIE} 400 nobody\n/etc/beam-mesh/wg0/env.sh 644 root\n/etc/beam-mesh/wg0/vm.args 644 root\n`,
         )
       }
       // What the release does as that user (privileges dropped with setpriv, as a service manager would):
       // source env.sh, which reads the cookie. Root is no longer needed for it.
-      const read = await sh(lab, 'Host-1', `setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c '. /etc/beam-mesh/env.sh && [ \${#RELEASE_COOKIE} = 48 ] && echo readable'`)
+      const read = await sh(lab, 'Host-1', `setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c '. /etc/beam-mesh/wg0/env.sh && [ \${#RELEASE_COOKIE} = 48 ] && echo readable'`)
       assert.match(read.out, /^readable$/m, read.out)
       const again = await apply(lab, inventory)
       assert.equal(again.status, 0, again.stderr)

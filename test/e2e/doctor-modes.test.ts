@@ -1,7 +1,7 @@
 // e2e: the BEAM modes doctor.test.ts does not cover, on a real lab mesh (3 hosts): `naming: name` (nodes
 // are app@<WireGuard IPv4>) and EPMD-less distribution (`epmd: false`, one fixed port). Nodes are started
 // exactly as the rendered env.sh dictates (sourced with RELEASE_COMMAND=start|remote, so ELIXIR_ERL_OPTIONS
-// carries vm.args or the remote flags), the cookie from /etc/beam-mesh/cookie via HOME/.erlang.cookie,
+// carries vm.args or the remote flags), the cookie from /etc/beam-mesh/wg0/cookie via HOME/.erlang.cookie,
 // never in argv. Needs root + lab packages; skips loudly (fails under CI) otherwise. dist/ must be built.
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
@@ -86,15 +86,15 @@ test('doctor modes: naming name and EPMD-less distribution on a real lab mesh', 
       assert.deepEqual(beamPids(host), [], `Erlang processes still alive on ${host}`)
     }
     /** A HOME holding the cookie as .erlang.cookie: the cookie never appears in argv. */
-    const withCookie = 'h=$(mktemp -d); cp /etc/beam-mesh/cookie $h/.erlang.cookie; chmod 400 $h/.erlang.cookie; export HOME=$h; '
+    const withCookie = 'h=$(mktemp -d); cp /etc/beam-mesh/wg0/cookie $h/.erlang.cookie; chmod 400 $h/.erlang.cookie; export HOME=$h; '
     /** The node as a release would start it: env.sh sourced for `start` (ELIXIR_ERL_OPTIONS = -args_file vm.args). */
     const startNode = async (host: string, name = '$RELEASE_NODE') => {
-      await run(host, `RELEASE_COMMAND=start; . /etc/beam-mesh/env.sh; ${withCookie}` +
+      await run(host, `RELEASE_COMMAND=start; . /etc/beam-mesh/wg0/env.sh; ${withCookie}` +
         `erl $ELIXIR_ERL_OPTIONS -$RELEASE_DISTRIBUTION ${name} -noshell -detached`)
     }
     /** `bin/app remote` as env.sh dictates: a hidden node with the remote flags; net_adm:ping of target. */
     const ping = async (from: string, target: string) => {
-      const r = await lab.exec(from, ['sh', '-c', `RELEASE_COMMAND=remote; . /etc/beam-mesh/env.sh; ${withCookie}` +
+      const r = await lab.exec(from, ['sh', '-c', `RELEASE_COMMAND=remote; . /etc/beam-mesh/wg0/env.sh; ${withCookie}` +
         `erl $ELIXIR_ERL_OPTIONS -$RELEASE_DISTRIBUTION probe$$@\${RELEASE_NODE#*@} -hidden -noshell ` +
         `-eval 'io:format("~p~n", [net_adm:ping(list_to_atom(os:getenv("TARGET")))]), halt().'`], {env: {TARGET: target}})
       return r.stdout.trim() + (r.status === 0 ? '' : ` (exit ${r.status}: ${r.stderr.trim()})`)
@@ -114,7 +114,7 @@ test('doctor modes: naming name and EPMD-less distribution on a real lab mesh', 
       assert.equal(init.status, 0, `init: ${init.stderr}`)
       await applyOk(inv)
       for (const h of HOSTS) {
-        const env = await run(h, 'cat /etc/beam-mesh/env.sh')
+        const env = await run(h, 'cat /etc/beam-mesh/wg0/env.sh')
         assert.match(env, new RegExp(`^export RELEASE_NODE=app@${ipOf(h).replace(/\./g, '\\.')}$`, 'm'))
         assert.match(env, /^export RELEASE_DISTRIBUTION=name$/m)
         assert.match(env, /^export ERL_EPMD_ADDRESS=10\.99\.0\.\d+,/m)
@@ -162,11 +162,11 @@ test('doctor modes: naming name and EPMD-less distribution on a real lab mesh', 
       const inv = variant('inventory-noepmd.yaml', ['nodeBasename: app', 'naming: sname', 'epmd: false', 'distPortMin: 9200', 'distPortMax: 9200'])
       await applyOk(inv)
       for (const h of HOSTS) {
-        const vmArgs = await run(h, 'cat /etc/beam-mesh/vm.args')
+        const vmArgs = await run(h, 'cat /etc/beam-mesh/wg0/vm.args')
         assert.match(vmArgs, /^-start_epmd false$/m)
         assert.match(vmArgs, /^-erl_epmd_port 9200$/m)
         assert.match(vmArgs, /inet_dist_listen_min 9200 inet_dist_listen_max 9200/)
-        const env = await run(h, 'cat /etc/beam-mesh/env.sh')
+        const env = await run(h, 'cat /etc/beam-mesh/wg0/env.sh')
         assert.doesNotMatch(env, /ERL_EPMD_ADDRESS/)
         assert.match(env, /-dist_listen false -start_epmd false -erl_epmd_port 9200/)
       }

@@ -77,8 +77,8 @@ async function hostRun(host: string, script: string): Promise<string> {
 /** `erl -sname app` as in the apply docs: env.sh (ERL_EPMD_ADDRESS = tunnel), the cookie, vm.args. */
 async function startNode(host: string, opts: {publicEpmd?: boolean} = {}): Promise<void> {
   const erl = opts.publicEpmd ? 'env -u ERL_EPMD_ADDRESS erl' : 'erl'
-  await hostRun(host, `. /etc/beam-mesh/env.sh; h=$(mktemp -d); cp /etc/beam-mesh/cookie $h/.erlang.cookie; chmod 400 $h/.erlang.cookie; ` +
-    `HOME=$h ${erl} -sname app -noshell -detached -args_file /etc/beam-mesh/vm.args`)
+  await hostRun(host, `. /etc/beam-mesh/wg0/env.sh; h=$(mktemp -d); cp /etc/beam-mesh/wg0/cookie $h/.erlang.cookie; chmod 400 $h/.erlang.cookie; ` +
+    `HOME=$h ${erl} -sname app -noshell -detached -args_file /etc/beam-mesh/wg0/vm.args`)
   const deadline = Date.now() + 10_000
   let names = ''
   while (Date.now() < deadline) {

@@ -127,7 +127,7 @@ const NAMES4 = [...NAMES3, 'Host-4']
 
 /** Every managed file on a host -> sha256 (a missing file is simply absent from the map). */
 async function checksums(c: Ctx, host: string): Promise<Record<string, string>> {
-  const out = await sh(c, host, 'for f in /etc/hosts /etc/wireguard/wg0.conf /etc/beam-mesh/*; do [ -f "$f" ] && echo "$f $(sha256sum < "$f" | cut -c1-64)"; done; true')
+  const out = await sh(c, host, 'for f in /etc/hosts /etc/wireguard/wg0.conf /etc/beam-mesh/wg0/*; do [ -f "$f" ] && echo "$f $(sha256sum < "$f" | cut -c1-64)"; done; true')
   return Object.fromEntries(out.trim().split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]))
 }
 const allChecksums = async (c: Ctx, names: string[]) => Object.fromEntries(await Promise.all(names.map(async (n) => [n, await checksums(c, n)] as const)))

@@ -109,16 +109,16 @@ test('secrets: no private key, preshared key or cookie in any output; 0600/0700 
       }
     })
 
-    await t.test('modes on every host: /etc/wireguard 0700, wg0.conf 0600, /etc/beam-mesh/cookie 0600', async () => {
+    await t.test('modes on every host: /etc/wireguard 0700, wg0.conf 0600, /etc/beam-mesh/wg0/cookie 0600', async () => {
       for (const h of lab.hosts) {
         const peers = await lab.ssh(h, 'wg show wg0 preshared-keys | wc -l')
         assert.equal(peers.stdout.trim(), '2', `${h.name}: wg0 is up with 2 peers: ${peers.stderr}`)
-        const r = await lab.ssh(h, 'stat -c "%a %U %n" /etc/wireguard /etc/wireguard/wg0.conf /etc/beam-mesh/cookie')
+        const r = await lab.ssh(h, 'stat -c "%a %U %n" /etc/wireguard /etc/wireguard/wg0.conf /etc/beam-mesh/wg0/cookie')
         assert.equal(r.status, 0, r.stderr)
         assert.deepEqual(r.stdout.trim().split('\n'), [
           '700 root /etc/wireguard',
           '600 root /etc/wireguard/wg0.conf',
-          '600 root /etc/beam-mesh/cookie',
+          '600 root /etc/beam-mesh/wg0/cookie',
         ], h.name)
       }
     })

@@ -95,7 +95,7 @@ async function sh(lab: Lab, host: string, script: string, args: string[] = []): 
 
 /** Everything under the managed paths -> sha256, plus the listing (so a new empty file or a temp file shows too). */
 const checksums = (lab: Lab, host: string) =>
-  sh(lab, host, 'ls -lA /etc/wireguard /etc/beam-mesh; for f in /etc/hosts /etc/wireguard/* /etc/beam-mesh/*; do [ -f "$f" ] && echo "$f $(sha256sum < "$f")"; done; true')
+  sh(lab, host, 'ls -lA /etc/wireguard /etc/beam-mesh; for f in /etc/hosts /etc/wireguard/* /etc/beam-mesh/wg0/*; do [ -f "$f" ] && echo "$f $(sha256sum < "$f")"; done; true')
 
 /** An unused uid (and gid) on this machine, for meshop. */
 function freeId(): number {

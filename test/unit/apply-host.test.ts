@@ -3,12 +3,14 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {BEAM_MANAGED, BEAM_PATHS, FIREWALL_DEACTIVATE} from '../../src/core/beam.js'
+import {beamManaged, beamPaths, firewallDeactivate} from '../../src/core/beam-paths.js'
 import {FileChange, HostFacts, HostPlan} from '../../src/core/plan.js'
 import type {RemoteHost} from '../../src/remote/hostops.js'
 import {executeHostPlan} from '../../src/services/apply-host.js'
 
-const firewall = BEAM_MANAGED.find((m) => m.path === BEAM_PATHS.firewall)!
+const BEAM_PATHS = beamPaths('wg0')
+const FIREWALL_DEACTIVATE = firewallDeactivate('beam_mesh_wg0')
+const firewall = beamManaged('wg0').find((m) => m.path === BEAM_PATHS.firewall)!
 const facts: HostFacts = {files: new Map(), hosts: '', running: [], systemd: false, unitEnabled: false}
 const ctx = {iface: 'wg0', peers: ['P='], progress: () => {}}
 const plan = (files: FileChange[]): HostPlan => ({name: 'Host-A', files, iface: {kind: 'none'}, enableUnit: false, reactivate: [], disruptive: false})
@@ -63,7 +65,10 @@ describe('executeHostPlan: owners and activation on rollback', () => {
     const {host, calls} = stubHost(null)
     const r = await executeHostPlan(host, plan([cookie, created]), facts, ctx)
     assert.equal(r.status, 'restored', r.error)
-    assert.deepEqual(calls, [
+    // The mesh's BEAM directory this apply may have created goes too, if empty (rmdir).
+    const rmdir = calls.findIndex((c) => c.startsWith('run sh -c') && c.endsWith(' mesh /etc/beam-mesh/wg0'))
+    assert.equal(rmdir, 5, calls.join('\n'))
+    assert.deepEqual(calls.filter((_, i) => i !== rmdir), [
       `write ${BEAM_PATHS.cookie} "c\\n" 400 nobody`,
       `write ${firewall.path} "table" 644`,
       `run nft -f ${firewall.path}`,

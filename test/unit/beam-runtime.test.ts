@@ -7,11 +7,13 @@ import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {BEAM_PATHS, remoteErlFlags} from '../../src/core/beam.js'
+import {remoteErlFlags} from '../../src/core/beam.js'
+import {beamPaths, nftTable} from '../../src/core/beam-paths.js'
 import {baseInventory, tmpDir} from './_helpers.js'
 import {filesOf, have, isRoot, meshOf, netnsCreate, netnsDestroy, requireOrSkip} from './_beam.js'
 
 const COOKIE = 'TestCookie0123456789abcdefghijklmnopqrstuvwxyzAB'
+const BEAM_PATHS = beamPaths('wg0')
 const port = () => 20000 + Math.floor(Math.random() * 9000)
 
 /** A HOME holding the test cookie, so no -setcookie in argv and no ~/.erlang.cookie of root's is made. */
@@ -71,9 +73,12 @@ describe('env.sh under sh', () => {
     const cookie = join(tmpDir(), 'cookie')
     writeFileSync(cookie, `${COOKIE}\n`, {mode: 0o600})
     assert.equal(spawnSync('sh', ['-n'], {input: env}).status, 0)
-    assert.equal(source(env, cookie, 'daemon').stdout, `app@Host-A|${COOKIE}| -args_file /etc/beam-mesh/vm.args|10.77.0.1,fd77:77::1`)
-    assert.equal(source(env, cookie, 'remote').stdout, `app@Host-A|${COOKIE}| -dist_listen false|10.77.0.1,fd77:77::1`)
-    assert.equal(source(env, cookie, 'eval').stdout, `app@Host-A|${COOKIE}||10.77.0.1,fd77:77::1`)
+    assert.equal(source(env, cookie, 'daemon').stdout, `app@Host-A|${COOKIE}| -args_file /etc/beam-mesh/wg0/vm.args|10.77.0.1,fd77:77::1`)
+    for (const c of ['start', 'start_iex', 'daemon', 'daemon_iex']) assert.equal(source(env, cookie, c).stdout.split('|')[2], ' -args_file /etc/beam-mesh/wg0/vm.args', c)
+    // Every other command starts (at most) a short-lived node: it never listens and never starts an EPMD.
+    for (const c of ['stop', 'restart', 'pid', 'rpc', 'remote', 'eval', 'version', '']) {
+      assert.equal(source(env, cookie, c).stdout, `app@Host-A|${COOKIE}| -dist_listen false -start_epmd false|10.77.0.1,fd77:77::1`, c)
+    }
     const missing = source(env, join(tmpDir(), 'absent'), 'start')
     assert.equal(missing.status, 1)
     assert.match(missing.stderr, /beam-mesh: cannot read/)
@@ -147,21 +152,21 @@ describe('firewall.nft under the real nft', () => {
       if (!requireOrSkip(t, isRoot() && have('ip'), 'nft checks need root (netlink) and ip(8)')) return
       const mesh = meshOf(raw)
       const file = join(tmpDir(), 'firewall.nft')
-      writeFileSync(file, filesOf(mesh, mesh.hosts[0], COOKIE)[BEAM_PATHS.firewall])
+      writeFileSync(file, filesOf(mesh, mesh.hosts[0], COOKIE)[beamPaths(mesh.interface).firewall])
       const check = spawnSync('nft', ['-c', '-f', file], {encoding: 'utf8'})
       assert.equal(check.status, 0, check.stderr)
       const ns = netnsCreate('fwtest')
       try {
         const nft = (...a: string[]) => spawnSync('ip', ['netns', 'exec', ns, 'nft', ...a], {encoding: 'utf8', timeout: 10_000})
         for (let i = 0; i < 2; i++) assert.equal(nft('-f', file).status, 0, 'load (and reload) succeeds')
-        const listed = nft('list', 'table', 'inet', 'beam_mesh').stdout
+        const listed = nft('list', 'table', 'inet', nftTable(mesh.interface)).stdout
         const ports = mesh.beam.epmd ? '{ 4369, 9100-9105 }' : '9300'
         assert.match(listed, /type filter hook input priority filter - 1; policy accept;/)
         assert.ok(listed.includes(`iifname "lo" tcp dport ${ports} accept`), listed)
         assert.ok(listed.includes(`iifname "${mesh.interface}" ip6 saddr fd77:77::/64 tcp dport ${ports} accept`), listed)
         assert.equal(listed.includes('ip saddr'), Boolean(mesh.ipv4), listed)
         assert.ok(listed.includes(`tcp dport ${ports} drop`), listed)
-        assert.equal(nft('list', 'tables').stdout.trim(), 'table inet beam_mesh', 'one table, not two')
+        assert.equal(nft('list', 'tables').stdout.trim(), `table inet beam_mesh_${mesh.interface}`, 'one table, not two')
       } finally {
         netnsDestroy(ns)
       }

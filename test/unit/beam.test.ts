@@ -6,7 +6,8 @@ import {chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync} fr
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {BEAM_PATHS, COOKIE_LENGTH, beamExtraFiles, erlangIpTuple, isCookie, makeCookie, nodeName} from '../../src/core/beam.js'
+import {COOKIE_LENGTH, beamExtraFiles, erlangIpTuple, isCookie, makeCookie, nodeName} from '../../src/core/beam.js'
+import {beamPaths} from '../../src/core/beam-paths.js'
 import {UserError} from '../../src/core/errors.js'
 import {cookieFile, loadMesh} from '../../src/services/mesh.js'
 import {runInit} from '../../src/services/init.js'
@@ -14,6 +15,7 @@ import {baseInventory, tmpDir, toYaml} from './_helpers.js'
 import {allFiles, buildPrivateCli, filesOf, meshOf} from './_beam.js'
 
 const COOKIE = 'Q'.repeat(COOKIE_LENGTH)
+const BEAM_PATHS = beamPaths('wg0')
 
 describe('BEAM artifacts: sname mode (default), dual stack', () => {
   const mesh = meshOf(baseInventory())
@@ -30,8 +32,8 @@ describe('BEAM artifacts: sname mode (default), dual stack', () => {
     assert.match(env, /^export RELEASE_DISTRIBUTION=sname$/m)
     assert.match(env, /^export RELEASE_NODE=app@Host-A$/m)
     assert.match(env, /^export ERL_EPMD_ADDRESS=10\.77\.0\.1,fd77:77::1$/m)
-    assert.match(env, /^RELEASE_COOKIE="\$\(cat \/etc\/beam-mesh\/cookie\)" \|\| \{$/m)
-    assert.match(env, /-args_file \/etc\/beam-mesh\/vm\.args"$/m)
+    assert.match(env, /^RELEASE_COOKIE="\$\(cat \/etc\/beam-mesh\/wg0\/cookie\)" \|\| \{$/m)
+    assert.match(env, /-args_file \/etc\/beam-mesh\/wg0\/vm\.args"$/m)
     assert.ok(!env.includes(COOKIE), 'no cleartext cookie in env.sh')
   })
   it('vm.args pins the interface and the port range, and has no name and no cookie', () => {
@@ -65,7 +67,7 @@ describe('BEAM artifacts: other modes', () => {
       '-start_epmd false',
       '-erl_epmd_port 9200',
     ])
-    assert.doesNotMatch(f[BEAM_PATHS.envSh], /ERL_EPMD_ADDRESS/)
+    assert.match(f[BEAM_PATHS.envSh], /^export ERL_EPMD_ADDRESS=10\.77\.0\.1,fd77:77::1$/m, 'bounds any EPMD started by mistake')
     assert.match(f[BEAM_PATHS.envSh], /ELIXIR_ERL_OPTIONS:-\} -dist_listen false -start_epmd false -erl_epmd_port 9200"$/m)
     assert.match(f[BEAM_PATHS.firewall], /tcp dport \{ 9200 \} drop/)
     assert.doesNotMatch(f[BEAM_PATHS.firewall], /4369/)
@@ -85,7 +87,7 @@ describe('BEAM artifacts: other modes', () => {
     const fw = beamExtraFiles(mesh, COOKIE)(mesh.hosts[0]).find((x) => x.path === BEAM_PATHS.firewall)!
     assert.deepEqual(fw.activate, ['nft', '-f', BEAM_PATHS.firewall])
     const rules = fw.content.split('\n').filter((l) => l && !/^\s*#/.test(l)).map((l) => l.trim())
-    assert.deepEqual(rules.slice(0, 3), ['add table inet beam_mesh', 'delete table inet beam_mesh', 'table inet beam_mesh {'])
+    assert.deepEqual(rules.slice(0, 3), ['add table inet beam_mesh_wg0', 'delete table inet beam_mesh_wg0', 'table inet beam_mesh_wg0 {'])
     assert.deepEqual(rules.slice(4, 9), [
       'type filter hook input priority filter - 1; policy accept;',
       'iifname "lo" tcp dport { 4369, 9100-9105 } accept',

@@ -42,7 +42,7 @@ describe('teardown plan', () => {
   })
   it('unloads the firewall table when its file is there', () => {
     const f = facts({files: new Map([['/etc/beam-mesh/firewall.nft', 'x']])})
-    const plan = planTeardown('H', f, ['/etc/beam-mesh/firewall.nft'], 'wg0', {path: '/etc/beam-mesh/firewall.nft', table: 'beam_mesh'})
+    const plan = planTeardown('H', f, ['/etc/beam-mesh/firewall.nft'], 'wg0', [{path: '/etc/beam-mesh/firewall.nft', table: 'beam_mesh'}])
     assert.ok(plan.steps.some((s) => s.kind === 'firewall'))
   })
   it('refuses a hosts file with a broken block rather than guessing', () => {

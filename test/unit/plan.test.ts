@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {BEAM_MANAGED, BEAM_PATHS, beamExtraFiles} from '../../src/core/beam.js'
+import {beamExtraFiles} from '../../src/core/beam.js'
+import {LEGACY_PATHS, beamManaged, beamPaths} from '../../src/core/beam-paths.js'
 import {desiredState} from '../../src/core/desired.js'
 import {parseInventory} from '../../src/core/inventory.js'
 import {buildMesh, HostAssignment} from '../../src/core/model.js'
@@ -153,10 +154,11 @@ describe('facts parsing', () => {
 })
 
 describe('planHost: managed files (retired files, owner and mode)', () => {
+  const BEAM_PATHS = beamPaths('wg0')
   const mesh = meshWithBeam({firewall: true, user: 'nobody'})
   const host = mesh.hosts[0]
   const files = (m: typeof mesh) => beamExtraFiles(m, COOKIE)(m.hosts[0])
-  const desiredOf = (m: typeof mesh) => desiredState(m, {privateKeys: keys, extraFiles: (h) => beamExtraFiles(m, COOKIE)(h), managed: BEAM_MANAGED})[0]
+  const desiredOf = (m: typeof mesh) => desiredState(m, {privateKeys: keys, extraFiles: (h) => beamExtraFiles(m, COOKIE)(h), managed: beamManaged(m.interface)})[0]
   /** A host on which `m` was applied: every file present with its desired owner and mode. */
   function applied(m: typeof mesh): HostFacts {
     const d = desiredOf(m)
@@ -196,7 +198,7 @@ describe('planHost: managed files (retired files, owner and mode)', () => {
     assert.equal(c.before, c.after)
     assert.deepEqual([c.owner, c.mode, c.beforeMeta], ['nobody', 0o400, {owner: 'root', mode: 0o600}])
     assert.equal(plan.iface.kind, 'none')
-    assert.match(renderHostPlan(plan, plainStyle, true).join('\n'), /~ \/etc\/beam-mesh\/cookie \(owner root -> nobody, mode 0600 -> 0400\)/)
+    assert.match(renderHostPlan(plan, plainStyle, true).join('\n'), /~ \/etc\/beam-mesh\/wg0\/cookie \(owner root -> nobody, mode 0600 -> 0400\)/)
   })
 
   it('fixes a drifted mode, also on the wg config, without touching the interface', () => {
@@ -212,13 +214,13 @@ describe('planHost: managed files (retired files, owner and mode)', () => {
     const plan = planHost(desiredOf(off), applied(mesh), 'wg0')
     assert.deepEqual(plan.files.map((f) => [f.path, f.kind]), [[BEAM_PATHS.firewall, 'delete']])
     const [del] = plan.files
-    assert.deepEqual(del.deactivate, ['nft', 'add table inet beam_mesh; delete table inet beam_mesh'])
+    assert.deepEqual(del.deactivate, ['nft', 'add table inet beam_mesh_wg0; delete table inet beam_mesh_wg0'])
     assert.deepEqual(del.activate, ['nft', '-f', BEAM_PATHS.firewall], 'to reload it on rollback')
     assert.deepEqual([del.before, del.mode], [files(mesh).find((f) => f.path === BEAM_PATHS.firewall)!.content, 0o644])
     const text = renderHostPlan(plan, plainStyle, true).join('\n')
-    assert.match(text, /^ {2}- \/etc\/beam-mesh\/firewall\.nft \(no longer managed\)$/m)
-    assert.match(text, /^ {2}> nft 'add table inet beam_mesh; delete table inet beam_mesh' \(undo its activation\)$/m)
-    assert.ok(!text.includes('table inet beam_mesh {'), 'no content of the retired file')
+    assert.match(text, /^ {2}- \/etc\/beam-mesh\/wg0\/firewall\.nft \(no longer managed\)$/m)
+    assert.match(text, /^ {2}> nft 'add table inet beam_mesh_wg0; delete table inet beam_mesh_wg0' \(undo its activation\)$/m)
+    assert.ok(!text.includes('table inet beam_mesh_wg0 {'), 'no content of the retired file')
   })
 
   it('retires nothing that is absent, and never the desired files', () => {
@@ -226,6 +228,30 @@ describe('planHost: managed files (retired files, owner and mode)', () => {
     assert.equal(isNoop(planHost(desiredOf(off), applied(off), 'wg0')), true)
     const d = desiredOf(mesh)
     assert.ok(d.managed.some((m) => m.path === BEAM_PATHS.firewall) && d.extraFiles.some((f) => f.path === BEAM_PATHS.firewall))
+  })
+
+  /** A host carrying the single layout of earlier versions, written for the mesh on `iface`. */
+  function legacy(m: typeof mesh, iface: string): HostFacts {
+    const f = applied(m)
+    for (const [k, path] of Object.entries(LEGACY_PATHS)) f.files.set(path, k === 'vmArgs' ? `## Distribution listens only on this host's ${iface} address, never on the public side.\n` : 'old\n')
+    for (const d of desiredOf(m).extraFiles) f.files.delete(d.path)
+    return f
+  }
+
+  it("migrates the single layout of its own interface: new files written, old ones and table inet beam_mesh retired", () => {
+    const plan = planHost(desiredOf(mesh), legacy(mesh, 'wg0'), 'wg0')
+    const kinds = plan.files.map((f) => [f.path, f.kind])
+    for (const p of Object.values(BEAM_PATHS)) assert.ok(kinds.some(([path, k]) => path === p && k === 'create'), p)
+    for (const p of Object.values(LEGACY_PATHS)) assert.ok(kinds.some(([path, k]) => path === p && k === 'delete'), p)
+    const oldFw = plan.files.find((f) => f.path === LEGACY_PATHS.firewall)!
+    assert.deepEqual(oldFw.deactivate, ['nft', 'add table inet beam_mesh; delete table inet beam_mesh'])
+    assert.match(renderHostPlan(plan, plainStyle, true).join('\n'), /^ {2}- \/etc\/beam-mesh\/cookie \(no longer managed\)$/m)
+  })
+
+  it("leaves another interface's single layout alone (the mesh on wg9 never retires wg0's files)", () => {
+    const plan = planHost(desiredOf(mesh), legacy(mesh, 'wg9'), 'wg0')
+    assert.deepEqual(plan.files.filter((f) => f.kind === 'delete'), [])
+    assert.ok(plan.files.every((f) => !Object.values(LEGACY_PATHS).includes(f.path)))
   })
 })
 
