@@ -7,7 +7,7 @@ import {mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'transport', 'e2e']
+const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'cli', 'transport', 'e2e']
 
 function find(dir) {
   let out = []

@@ -1,8 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {prepareApply} from '../services/apply.js'
+import {requireInventory} from '../services/inventory-path.js'
 import {sshConnector} from '../services/connect.js'
 import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
+import {applyExitCodes} from '../ui/exit-codes.js'
 import {colorStyle, plainStyle} from '../ui/plan.js'
 import {applyProgress} from '../ui/progress.js'
 import {MeshCommand, connectionFlags} from './base.js'
@@ -16,7 +18,7 @@ export const sessionFlags = {
 }
 
 interface SessionFlags {
-  inventory: string
+  inventory?: string
   state?: string
   hosts?: string
   concurrency: number
@@ -34,6 +36,8 @@ export default class Apply extends MeshCommand {
     '<%= config.bin %> apply -i inventory/fleet.yaml --yes',
     '<%= config.bin %> apply -i inventory/fleet.yaml --hosts Host-B,Host-C --yes',
   ]
+
+  static exitCodes = applyExitCodes
 
   static override flags = {
     ...sessionFlags,
@@ -61,11 +65,12 @@ export async function planAndApply(cmd: MeshCommand, flags: SessionFlags, mode: 
   const style = !json && process.stdout.isTTY ? colorStyle : plainStyle
   // A listr2 board when stderr is a terminal, plain `[host] message` lines otherwise; never on stdout.
   const progress = applyProgress(json)
+  const inventory = requireInventory(flags.inventory)
   const hosts = flags.hosts?.split(',').map((h) => h.trim()).filter(Boolean)
   try {
     const session = await prepareApply(
-      {inventoryFile: flags.inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency},
-      (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
+      {inventoryFile: inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency},
+      (inv) => sshConnector(inventory, inv, {acceptNew: flags['accept-new']}),
       progress,
     )
     try {

@@ -10,10 +10,11 @@ function isKnown(err: unknown): err is Known {
   return err instanceof UserError || err instanceof ExternalCommandError || err instanceof ConnectionError
 }
 
+/** No default on purpose: commands that touch hosts never fall back to the example (services/inventory-path.ts). */
 export const inventoryFlag = Flags.string({
   char: 'i',
-  description: 'inventory file (YAML)',
-  default: 'inventory/example.yaml',
+  description: 'inventory file (YAML); default: mesh.yaml in the current directory (never the example)',
+  env: 'MESH_INVENTORY',
 })
 
 export const stateFlag = Flags.string({
@@ -24,9 +25,9 @@ export const stateFlag = Flags.string({
 export const connectionFlags = {
   inventory: inventoryFlag,
   state: stateFlag,
-  concurrency: Flags.integer({description: 'hosts worked on at once', default: 8, min: 1, max: 256}),
+  concurrency: Flags.integer({description: 'hosts worked on at once, 1-256', default: 8, min: 1, max: 256}),
   'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
-  diff: Flags.boolean({description: 'show file diffs in the plan', default: true, allowNo: true}),
+  diff: Flags.boolean({description: 'show file diffs in the plan (default: on)', default: true, allowNo: true}),
 }
 
 export abstract class MeshCommand extends Command {

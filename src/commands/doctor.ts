@@ -3,6 +3,8 @@ import {Flags} from '@oclif/core'
 import {DoctorReport} from '../core/doctor.js'
 import {sshConnector} from '../services/connect.js'
 import {runDoctor} from '../services/doctor.js'
+import {requireInventory} from '../services/inventory-path.js'
+import {doctorExitCodes} from '../ui/exit-codes.js'
 import {renderFindings, renderMatrix} from '../ui/matrix.js'
 import {listrProgress, stderrProgress} from '../ui/progress.js'
 import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
@@ -15,21 +17,24 @@ export default class Doctor extends MeshCommand {
     'Prints an N×N matrix and every finding with a fix; exit code 1 on any failure.'
   static override examples = ['<%= config.bin %> doctor -i inventory/fleet.yaml', '<%= config.bin %> doctor -i inventory/fleet.yaml --json']
 
+  static exitCodes = doctorExitCodes
+
   static override flags = {
     inventory: inventoryFlag,
     state: stateFlag,
-    concurrency: Flags.integer({description: 'hosts probed at once', default: 8, min: 1, max: 256}),
+    concurrency: Flags.integer({description: 'hosts probed at once, 1-256', default: 8, min: 1, max: 256}),
     'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
   }
 
   async run(): Promise<DoctorReport> {
     const {flags} = await this.parse(Doctor)
+    const inventory = requireInventory(flags.inventory)
     const json = this.jsonEnabled()
     // Progress only on a terminal (a board), never in pipes or --json: doctor's output is the matrix.
     const progress = process.stderr.isTTY && !json ? listrProgress(process.stderr, ['Probing every host and, through the tunnel, its peers']) : stderrProgress(false)
     const report = await runDoctor(
-      {inventoryFile: flags.inventory, stateDir: flags.state, concurrency: flags.concurrency},
-      (inv) => sshConnector(flags.inventory, inv, {acceptNew: flags['accept-new']}),
+      {inventoryFile: inventory, stateDir: flags.state, concurrency: flags.concurrency},
+      (inv) => sshConnector(inventory, inv, {acceptNew: flags['accept-new']}),
       progress,
     ).finally(() => progress.settle())
     const color = !json && Boolean(process.stdout.isTTY)

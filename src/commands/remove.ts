@@ -1,9 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
 import {UserError} from '../core/errors.js'
+import {requireInventory} from '../services/inventory-path.js'
 import {checkRemoval, removeFromInventory} from '../services/remove.js'
 import {FlowResult} from '../ui/apply-flow.js'
 import {confirm} from '../ui/confirm.js'
+import {applyExitCodes} from '../ui/exit-codes.js'
 import {planAndApply} from './apply.js'
 import {MeshCommand, connectionFlags} from './base.js'
 
@@ -20,6 +22,7 @@ export default class Remove extends MeshCommand {
     '/etc/beam-mesh files removed). An unreachable host stays pending in state.json and the next apply retries.'
   static override examples = ['<%= config.bin %> remove Host-D -i inventory/fleet.yaml --yes']
 
+  static exitCodes = applyExitCodes
   static override args = {host: Args.string({required: true, description: 'host name, as in the inventory'})}
   static override flags = {
     ...connectionFlags,
@@ -27,7 +30,8 @@ export default class Remove extends MeshCommand {
   }
 
   async run(): Promise<RemoveOutput> {
-    const {args, flags} = await this.parse(Remove)
+    const {args, flags: parsed} = await this.parse(Remove)
+    const flags = {...parsed, inventory: requireInventory(parsed.inventory)}
     const json = this.jsonEnabled()
     const check = checkRemoval(flags.inventory, args.host, flags.state)
     if (check.inInventory && !flags.yes) {

@@ -1,7 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
+import {requireInventory} from '../services/inventory-path.js'
 import {startRotation} from '../services/rotate.js'
 import {FlowResult} from '../ui/apply-flow.js'
+import {applyExitCodes} from '../ui/exit-codes.js'
 import {planAndApply} from './apply.js'
 import {MeshCommand, connectionFlags} from './base.js'
 
@@ -23,6 +25,7 @@ export default class RotateKeys extends MeshCommand {
     '<%= config.bin %> rotate-keys --psk -i inventory/fleet.yaml --yes',
   ]
 
+  static exitCodes = applyExitCodes
   static override strict = false
   static override args = {hosts: Args.string({description: 'host names (default: all)'})}
   static override flags = {
@@ -33,7 +36,8 @@ export default class RotateKeys extends MeshCommand {
   }
 
   async run(): Promise<RotateOutput> {
-    const {argv, flags} = await this.parse(RotateKeys)
+    const {argv, flags: parsed} = await this.parse(RotateKeys)
+    const flags = {...parsed, inventory: requireInventory(parsed.inventory)}
     const started = startRotation({inventoryFile: flags.inventory, stateDir: flags.state, hosts: argv as string[], psk: flags.psk})
     let done = false // once hosts may have the new keys, the pending files must stay until committed
     try {

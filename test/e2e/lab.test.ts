@@ -133,6 +133,18 @@ test('lab CLI: up --json, status, a conflicting second lab is refused, down afte
     assert.equal(status.status, 0, status.stderr)
     assert.equal(status.json.healthy, true)
     assert.match(status.json.hosts[1].sshBanner, /^SSH-2\.0-OpenSSH/)
+    // The same lab selected by the other flags lab up took, and listed among all labs without a flag.
+    for (const sel of [['--prefix', prefix], ['--net', net]]) {
+      const one = mesh('status', ...sel)
+      assert.equal(one.status, 0, one.stderr)
+      assert.deepEqual([one.json.dir, one.json.prefix, one.json.healthy], [status.json.dir, prefix, true], sel.join(' '))
+    }
+    const all = mesh('status')
+    assert.ok(all.status === 0 || all.status === 1, all.stderr) // 1 when another run's lab is unhealthy right now
+    assert.ok(all.json.labs.some((l: {dir: string; healthy: boolean}) => l.dir === status.json.dir && l.healthy), 'listed among all labs')
+    const none = mesh('status', '--net', String(second.net))
+    assert.equal(none.status, 2)
+    assert.match(none.json.error.message, new RegExp(`no lab matches --net ${second.net}`))
 
     const clash = mesh('up', '--hosts', '1', '--dir', join(dir, 'other'), '--prefix', second.prefix, '--net', net)
     assert.equal(clash.status, 2)
@@ -149,6 +161,16 @@ test('lab CLI: up --json, status, a conflicting second lab is refused, down afte
     const again = mesh('down', '--dir', dir, '--prefix', prefix)
     assert.equal(again.status, 0, again.stderr)
     assert.equal(again.json.alreadyClean, true)
+
+    // lab down finds a lab by --net alone (the flag lab up took), and a second run is harmless.
+    const other = join(dir, 'other')
+    const up2 = mesh('up', '--hosts', '1', '--dir', other, '--prefix', second.prefix, '--net', String(second.net))
+    assert.equal(up2.status, 0, up2.stderr)
+    const byNet = mesh('down', '--net', String(second.net))
+    assert.equal(byNet.status, 0, byNet.stderr)
+    assert.deepEqual(byNet.json.namespacesDeleted, [`${second.prefix}-host-1`])
+    assert.deepEqual(leftovers(second.prefix, other, byNet.json.killedPids), {namespaces: [], links: [], mounts: [], processes: [], dirExists: false})
+    assert.equal(mesh('down', '--net', String(second.net)).json.alreadyClean, true)
   } finally {
     spawnSync(process.execPath, [bin, 'lab', 'down', '--dir', dir, '--prefix', prefix], {cwd: ROOT, stdio: 'ignore'})
     spawnSync(process.execPath, [bin, 'lab', 'down', '--dir', join(dir, 'other'), '--prefix', second.prefix], {cwd: ROOT, stdio: 'ignore'})

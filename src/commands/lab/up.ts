@@ -1,10 +1,19 @@
 import {Flags} from '@oclif/core'
 
 import {DEFAULT_DIR, DEFAULT_PREFIX, LabUpResult, MAX_LAB_HOSTS, labUp} from '../../services/lab/index.js'
+import {labUpExitCodes} from '../../ui/exit-codes.js'
 import {MeshCommand} from '../base.js'
 
 export const dirFlag = Flags.string({char: 'd', description: 'lab directory (keys, sshd configs, inventory.yaml, lab.json)', default: DEFAULT_DIR})
 export const prefixFlag = Flags.string({description: 'prefix of namespace and interface names (bm -> bm-host-1, bm-br0)', default: DEFAULT_PREFIX})
+const netDescription = 'the lab on 198.18.NET.0/24, 0-255'
+
+/** How `lab status` and `lab down` pick a lab: the same three flags as `lab up`, without defaults (none given = see the command). */
+export const selectionFlags = {
+  dir: Flags.string({char: 'd', description: `the lab whose files are in this directory (lab up's --dir; default of lab up: ${DEFAULT_DIR})`}),
+  prefix: Flags.string({description: `the lab with this name prefix (lab up's --prefix; default of lab up: ${DEFAULT_PREFIX})`}),
+  net: Flags.integer({description: netDescription, min: 0, max: 255}),
+}
 
 export default class LabUp extends MeshCommand {
   static override summary = 'Create N test hosts in network namespaces, each with its own sshd, hostname, /etc/hosts and /etc/wireguard'
@@ -13,11 +22,13 @@ export default class LabUp extends MeshCommand {
     'sshd on port 22. The lab directory gets a client key, known_hosts and a ready inventory.yaml for the other mesh commands.'
   static override examples = ['<%= config.bin %> lab up --hosts 3', '<%= config.bin %> lab up --hosts 5 --dir /tmp/lab --prefix bmx --json']
 
+  static exitCodes = labUpExitCodes
+
   static override flags = {
-    hosts: Flags.integer({char: 'n', description: 'number of hosts', default: 3, min: 1, max: MAX_LAB_HOSTS}),
+    hosts: Flags.integer({char: 'n', description: `number of hosts, 1-${MAX_LAB_HOSTS}`, default: 3, min: 1, max: MAX_LAB_HOSTS}),
     dir: dirFlag,
     prefix: prefixFlag,
-    net: Flags.integer({description: 'use 198.18.NET.0/24, so several labs can be up at once', default: 0, min: 0, max: 255}),
+    net: Flags.integer({description: 'use 198.18.NET.0/24, so several labs can be up at once, 0-255 (default: 0)', default: 0, min: 0, max: 255}),
   }
 
   async run(): Promise<LabUpResult> {
