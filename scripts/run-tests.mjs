@@ -7,6 +7,8 @@ import {mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {countLeaves} from './tap-count.mjs'
+
 const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'cli', 'transport', 'e2e']
 
 function find(dir) {
@@ -33,7 +35,8 @@ try {
     const res = spawnSync(process.execPath, [...args, ...files], {stdio: 'inherit'})
     if (res.status !== 0) failed = true
     const text = readFileSync(tap, 'utf8')
-    for (const key of Object.keys(totals)) totals[key] += Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
+    const counts = countLeaves(text)
+    for (const key of Object.keys(totals)) totals[key] += counts[key]
   }
 } finally {
   rmSync(tapDir, {recursive: true, force: true})

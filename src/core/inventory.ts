@@ -4,8 +4,9 @@ import {z} from 'zod'
 
 import {addressIssues} from './address-policy.js'
 import {FieldIssue, InventoryError} from './errors.js'
-import {FIXES, describePath, fixFor} from './inventory-messages.js'
+import {FIXES, describePath} from './inventory-messages.js'
 import {loadInventoryYaml} from './inventory-yaml.js'
+import {InventoryCheck, validateInventory} from './inventory-validate.js'
 import {HOST_LABEL, canonicalIp, isDnsName, isIp, parseSshTarget} from './names.js'
 
 export {type SshTarget, canonicalIp, parseSshTarget} from './names.js'
@@ -149,27 +150,19 @@ export function parseInventory(text: string, file: string): Inventory {
       })
     }
   }
-  if (issues.length) throw new InventoryError(file, issues)
-
-  const result = InventorySchema.safeParse(raw)
-  if (!result.success) {
-    throw new InventoryError(
-      file,
-      result.error.issues.flatMap((i) =>
-        // zod reports unknown keys at their parent; name each key's own path instead.
-        (i.code === 'unrecognized_keys' ? i.keys.map((k) => ({path: [...i.path, k], message: `unknown key "${k}"`})) : [i]).map((j) => ({
-          path: describePath(j.path, raw),
-          message: j.message,
-          fix: fixFor(j.path as (string | number)[], j.message),
-        })),
-      ),
-    )
-  }
-  const inv = result.data
-  const semantic = [...checkSemantics(inv), ...addressIssues(inv)]
-  if (semantic.length) throw new InventoryError(file, semantic)
-  return inv
+  const checked = validateInventory(raw as Record<string, unknown>, {
+    schema: InventorySchema,
+    hostSchema: HostSchema,
+    optionalSections: ['beam', 'ssh'],
+    checks: INVENTORY_CHECKS,
+    earlier: issues,
+  })
+  if (!checked.inv) throw new InventoryError(file, checked.issues)
+  return checked.inv
 }
+
+/** Cross-field checks, run even when the schema failed elsewhere (on the parts that are valid). Add new ones here. */
+const INVENTORY_CHECKS: InventoryCheck<Inventory>[] = [(inv) => checkSemantics(inv), (inv) => addressIssues(inv)]
 
 /** Cross-field rules zod cannot express per field. */
 function checkSemantics(inv: Inventory): FieldIssue[] {
