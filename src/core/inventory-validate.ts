@@ -73,13 +73,15 @@ function salvage<T>(raw: Record<string, unknown>, o: ValidateOptions<T>): Salvag
     if (!third.success) for (const key of o.optionalSections) if (third.error.issues.some((i) => i.path[0] === key)) delete copy[key]
   }
   const index: number[] = []
-  if (Array.isArray(copy.hosts)) {
-    copy.hosts = copy.hosts.filter((h, i) => {
+  const hosts: unknown = copy.hosts
+  if (Array.isArray(hosts)) {
+    const kept = hosts.filter((h: unknown, i: number) => {
       const ok = o.hostSchema.safeParse(h).success
       if (ok) index.push(i)
       return ok
     })
-    if (copy.hosts.length === 0) return null
+    if (kept.length === 0) return null
+    copy.hosts = kept
   }
   const parsed = o.schema.safeParse(copy)
   return parsed.success ? {inv: parsed.data, index, dropped} : null
