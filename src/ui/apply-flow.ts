@@ -5,6 +5,7 @@ import {isNoop} from '../core/plan.js'
 import {ApplyProgress, ApplyResult, ApplySession, executeApply, planResult} from '../services/apply.js'
 import {lifecycleWork} from '../services/lifecycle.js'
 import {confirm} from './confirm.js'
+import {unreachedLine} from './reach.js'
 import {Style, renderPlan, renderResult} from './plan.js'
 
 export interface FlowOptions {
@@ -27,11 +28,17 @@ export interface FlowResult extends ApplyResult {
 export async function planConfirmApply(session: ApplySession, o: FlowOptions): Promise<FlowResult> {
   await o.progress.settle?.()
   o.log(renderPlan(session.sessions, o.style, o.diff, session.teardowns))
+  const missed = unreachedLine(session.sessions, 'planned')
+  if (missed) o.log(o.style.red(missed))
   const pending = session.sessions.filter((s) => s.plan && !isNoop(s.plan))
   const work = lifecycleWork(session)
   if (o.dryRun || (pending.length === 0 && !work.any)) {
     const result = planResult(session)
-    if (!pending.length && !work.any) o.log('Nothing to change.')
+    // "Nothing to change" only when every selected host was reached and is in sync.
+    if (!pending.length && !work.any) {
+      if (!missed) o.log('Nothing to change.')
+      else if (session.sessions.some((s) => s.plan)) o.log('The other hosts are in sync.')
+    }
     if (result.failed) process.exitCode = 1
     return {...result, dryRun: o.dryRun}
   }
@@ -52,7 +59,8 @@ export async function planConfirmApply(session: ApplySession, o: FlowOptions): P
     process.off('SIGINT', onSigint)
     await o.progress.settle?.()
   })
-  o.log(renderResult(result, o.style))
+  const notApplied = unreachedLine(session.sessions, 'applied')
+  o.log(`${notApplied ? `${o.style.red(notApplied)}\n` : ''}${renderResult(result, o.style)}`)
   // Interrupted is never success, even when every host was already in flight and finished.
   if (session.interrupted) process.exitCode = 130
   else if (result.failed) process.exitCode = 1
