@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {prepareApply} from '../services/apply.js'
+import {prepareApply, withCloseNotes} from '../services/apply.js'
 import {requireInventory} from '../services/inventory-path.js'
 import {sshConnector} from '../services/connect.js'
 import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
@@ -73,11 +73,16 @@ export async function planAndApply(cmd: MeshCommand, flags: SessionFlags, mode: 
       (inv) => sshConnector(inventory, inv, {acceptNew: flags['accept-new']}),
       progress,
     )
+    let result: ApplyOutput | undefined
     try {
-      return await planConfirmApply(session, {...mode, json, diff: flags.diff, style, log: (t) => cmd.log(t), progress})
+      result = await planConfirmApply(session, {...mode, json, diff: flags.diff, style, log: (t) => cmd.log(t), progress})
     } finally {
-      await session.close()
+      // Bounded: a host that vanished after its work is a note below, never a hang.
+      const notes = await session.close()
+      if (result) result = withCloseNotes(result, notes)
+      for (const n of notes) cmd.log(`note: ${n.name}: ${n.note}`)
     }
+    return result
   } finally {
     await progress.settle() // before oclif prints an error, and so no spinner timer keeps the process alive
   }

@@ -40,6 +40,7 @@ export default class Doctor extends MeshCommand {
     const color = !json && Boolean(process.stdout.isTTY)
     this.log(renderMatrix(report, {color}))
     this.log(`\n${renderFindings(report, {color})}`)
+    for (const n of report.notes ?? []) this.log(`note: ${n}`)
     if (!report.healthy) process.exitCode = 1
     return report
   }

@@ -26,6 +26,8 @@ export interface DoctorReport {
   summary: Record<Severity, number>
   /** No critical and no fail findings. Warnings alone keep a mesh healthy. */
   healthy: boolean
+  /** Connections that had to be dropped after the probes were done (not findings: the facts were complete). */
+  notes?: string[]
 }
 
 export interface DoctorOptions {

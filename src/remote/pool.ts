@@ -34,10 +34,40 @@ export async function connectAll<T extends {name: string}>(
   return results
 }
 
-/** Closes every open transport; close failures are ignored since the run is over anyway. */
-export async function closeAll(results: ReadonlyArray<{transport?: Transport} | Transport>): Promise<void> {
-  const transports = results.map((r) => ('run' in r ? r : r.transport)).filter((t): t is Transport => t !== undefined)
-  await Promise.all(transports.map((t) => t.close().catch(() => undefined)))
+/** A host whose connection had to be dropped at the end: its work was done, so this is a note, not a failure. */
+export interface CloseNote {
+  name: string
+  note: string
+}
+
+/** Upper bound on closing all transports, even one whose close() misbehaves (the ssh2 one bounds itself). */
+const CLOSE_ALL_BOUND_MS = 5000
+
+/**
+ * Closes every open transport at once, in bounded time whatever the peers do; never rejects. Returns a note for
+ * each connection that could not be closed cleanly (the socket was dropped).
+ */
+export async function closeAll(results: ReadonlyArray<{transport?: Transport} | Transport | undefined>): Promise<CloseNote[]> {
+  const transports = results.map((r) => (r === undefined ? undefined : 'run' in r ? r : r.transport)).filter((t): t is Transport => t !== undefined)
+  const notes = await Promise.all(transports.map((t) => closeOne(t)))
+  return notes.filter((n): n is CloseNote => n !== undefined)
+}
+
+async function closeOne(t: Transport): Promise<CloseNote | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const bound = new Promise<CloseNote>((resolve) => {
+    timer = setTimeout(() => resolve({name: t.name, note: `closing the connection took longer than ${CLOSE_ALL_BOUND_MS / 1000} s: abandoned`}), CLOSE_ALL_BOUND_MS)
+    timer.unref()
+  })
+  const closed = t.close().then(
+    (r) => (r && r.forced ? {name: t.name, note: r.detail ?? 'the connection did not close cleanly: dropped'} : undefined),
+    (e: unknown) => ({name: t.name, note: `closing the connection failed: ${(e as Error).message ?? String(e)}`}),
+  )
+  try {
+    return await Promise.race([closed, bound])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** The transports of the hosts that connected, by name. */

@@ -14,7 +14,7 @@ import {withSudo} from './result.js'
 import {expandHome, planAuth} from './ssh-auth.js'
 import {JumpHost, ResolvedSshConfig, SshConfigBlock, parseSshConfig, resolveSshConfig} from './ssh-config.js'
 import {commandLine} from './transport.js'
-import type {RunOptions, RunResult, Transport} from './transport.js'
+import type {CloseResult, RunOptions, RunResult, Transport} from './transport.js'
 
 export {assertOk, SudoPasswordError, CommandTimeoutError} from './result.js'
 
@@ -61,27 +61,43 @@ export class SshTransport implements Transport {
     return forwardOut(this.client, this.name, host, port)
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return
+  async close(): Promise<CloseResult> {
+    if (this.closed) return {forced: false}
     this.closed = true
     // Innermost first: the target's connection rides on the hops' channels.
-    for (const c of [this.client, ...[...this.hops].reverse()]) await endClient(c)
+    let forced = false
+    for (const c of [this.client, ...[...this.hops].reverse()]) forced = !(await endClient(c)) || forced
+    return forced ? {forced, detail: `the SSH connection did not close within ${CLOSE_BOUND_MS / 1000} s after the work was done (host unreachable or not responding): it was dropped`} : {forced}
   }
 }
 
-function endClient(c: Client): Promise<void> {
+/** How long a graceful SSH disconnect may take before the socket is destroyed. */
+export const CLOSE_BOUND_MS = 3000
+
+/**
+ * Sends the SSH disconnect and a FIN, then waits at most `boundMs` for the peer to close its side. A peer that
+ * vanished (link cut: FIN-WAIT-1 with unsent bytes) or stopped reading would otherwise keep the socket, and with it
+ * the whole process, alive for minutes. Client.destroy() cannot do it: after end() ssh2 no longer sees the socket as
+ * writable and ignores destroy(), so the socket itself is destroyed. Resolves true for a clean close.
+ */
+export function endClient(c: Client, boundMs = CLOSE_BOUND_MS): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = (c as unknown as {_sock?: {destroyed?: boolean}})._sock
-    if (!sock || sock.destroyed) return resolve()
+    const sock = (c as unknown as {_sock?: Duplex})._sock
+    if (!sock || sock.destroyed) return resolve(true)
     const t = setTimeout(() => {
+      sock.destroy()
       c.destroy()
-      resolve()
-    }, 2000)
+      resolve(false)
+    }, boundMs)
     c.once('close', () => {
       clearTimeout(t)
-      resolve()
+      resolve(true)
     })
-    c.end()
+    try {
+      c.end()
+    } catch {
+      sock.destroy()
+    }
   })
 }
 
@@ -184,6 +200,7 @@ async function dial(label: string, ep: Endpoint, sock: Duplex | undefined, optio
     })
     client.on('error', (err: Error & {level?: string; code?: string}) => {
       if (ready) return // later errors surface through run()/openTcp() on the closed connection
+      ;(client as unknown as {_sock?: Duplex})._sock?.destroy() // a failed handshake must not keep the process alive
       reject(describeFailure(label, ep, err, verifier.refusal(), auth.tried, options))
     })
     client.once('close', () => {

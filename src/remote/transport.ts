@@ -28,7 +28,18 @@ export interface Transport {
   run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>
   /** A TCP connection opened *from* the host to host:port (ssh direct-tcpip). */
   openTcp(host: string, port: number): Promise<Duplex>
-  close(): Promise<void>
+  /**
+   * Ends the session, bounded in time whatever the peer does. Resolves (never rejects) with how it went;
+   * void means a clean close (implementations without a network socket).
+   */
+  close(): Promise<CloseResult | void>
+}
+
+/** How a close went: `forced` when the peer did not finish the disconnect in time and the socket was dropped. */
+export interface CloseResult {
+  forced: boolean
+  /** Why it was forced, for a note in the command's result. */
+  detail?: string
 }
 
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/

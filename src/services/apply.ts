@@ -7,6 +7,7 @@ import {Inventory} from '../core/inventory.js'
 import {MeshHost} from '../core/model.js'
 import {HostFacts, HostPlan, isNoop, planHost} from '../core/plan.js'
 import {RemoteHost} from '../remote/hostops.js'
+import {CloseNote, closeAll} from '../remote/pool.js'
 import {hostErrorText} from '../remote/result.js'
 import {Lock, acquireLock} from '../state/lock.js'
 import {beamFilesFor} from './beam-files.js'
@@ -50,7 +51,8 @@ export interface ApplySession {
   concurrency: number
   /** Set on SIGINT: hosts not yet started are skipped; hosts in flight finish (every write is atomic). */
   interrupted: boolean
-  close(): Promise<void>
+  /** Closes every connection (bounded) and releases the lock; notes name connections that had to be dropped. */
+  close(): Promise<CloseNote[]>
 }
 
 export type HostStatus = 'unchanged' | 'changed' | 'failed' | 'restored' | 'unreachable' | 'skipped'
@@ -100,10 +102,14 @@ export async function prepareApply(
   const iface = loaded.mesh.interface
 
   let teardowns: TeardownSession[] = []
-  const close = async () => {
-    await Promise.all(sessions.map((s) => s.remote?.t.close().catch(() => undefined)))
-    await closeTeardowns(teardowns)
-    lock.release()
+  // Bounded (a host that vanished after its work is dropped, not waited for); the lock is released either way.
+  const close = async (): Promise<CloseNote[]> => {
+    try {
+      const [members, removed] = await Promise.all([closeAll(sessions.map((s) => s.remote?.t)), closeTeardowns(teardowns)])
+      return [...members, ...removed]
+    } finally {
+      lock.release()
+    }
   }
   try {
     await mapLimit(sessions, concurrency, async (s) => {
@@ -169,6 +175,18 @@ function summarize(hosts: HostResult[]): ApplyResult {
     changed: hosts.filter((h) => h.status === 'changed').length,
     failed: hosts.filter((h) => ['failed', 'restored', 'unreachable', 'skipped'].includes(h.status)).length,
   }
+}
+
+/**
+ * The result after close: a connection dropped at the end is a note on its host (its work was done and
+ * verified before), or a warning for a removed host's teardown connection. Never changes a status.
+ */
+export function withCloseNotes<R extends ApplyResult>(result: R, notes: CloseNote[]): R {
+  if (!notes.length) return result
+  const byName = new Map(notes.map((n) => [n.name, n.note]))
+  const hosts = result.hosts.map((h) => (byName.has(h.name) ? {...h, notes: [...h.notes, byName.get(h.name)!]} : h))
+  const others = notes.filter((n) => !result.hosts.some((h) => h.name === n.name)).map((n) => `${n.name}: ${n.note}`)
+  return {...result, hosts, ...(others.length ? {warnings: [...(result.warnings ?? []), ...others]} : {})}
 }
 
 /** Host plans (in the order a key rotation needs), then teardowns of removed hosts, then the rotation's commit. */

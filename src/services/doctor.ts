@@ -4,6 +4,7 @@ import {DoctorReport, diagnose} from '../core/doctor.js'
 import {HostFacts} from '../core/doctor-facts.js'
 import {Inventory} from '../core/inventory.js'
 import {MeshHost} from '../core/model.js'
+import {CloseNote, closeAll} from '../remote/pool.js'
 import {Transport} from '../remote/transport.js'
 import type {Connector} from './connect.js'
 import {probeExposure, probeHost} from './doctor-probe.js'
@@ -33,6 +34,8 @@ export async function runDoctor(
   const connect = makeConnector(loaded.inventory)
   const name = (h: MeshHost) => nodeName(mesh, h)
   const transports = new Map<string, Transport>()
+  let report: DoctorReport
+  let closeNotes: CloseNote[] = []
   try {
     const facts = await mapLimit(mesh.hosts, opts.concurrency ?? 8, async (host): Promise<HostFacts> => {
       try {
@@ -57,8 +60,10 @@ export async function runDoctor(
       if (!mesh.beam.epmd) ports.push(mesh.beam.distPortMin)
       f.exposure = await probeExposure(transports.get(from.name)!, target, [...new Set(ports)])
     })
-    return diagnose(mesh, {nowEpochS: Math.floor((opts.now ?? (() => Date.now() / 1000))()), hosts: facts}, {nodeName: name})
+    report = diagnose(mesh, {nowEpochS: Math.floor((opts.now ?? (() => Date.now() / 1000))()), hosts: facts}, {nodeName: name})
   } finally {
-    await Promise.all([...transports.values()].map((t) => t.close().catch(() => undefined)))
+    // Bounded whatever the hosts do: a host that vanished after its probes is a note, never a hang.
+    closeNotes = await closeAll([...transports.values()])
   }
+  return closeNotes.length ? {...report, notes: closeNotes.map((n) => `${n.name}: ${n.note}`)} : report
 }

@@ -6,6 +6,7 @@ import {BEAM_ROOT, beamDir, beamFirewalls, beamManaged} from '../core/beam-paths
 import {ManagedPath, isOwned, wgConfigPath} from '../core/desired.js'
 import {TeardownPlan, describeStep, planTeardown} from '../core/teardown.js'
 import {RemoteHost} from '../remote/hostops.js'
+import {CloseNote, closeAll} from '../remote/pool.js'
 import {removeDirIfEmpty, runTeardownStep} from '../remote/teardown-ops.js'
 import {ArchivedHost, StateStore} from '../state/store.js'
 import type {Connector} from './connect.js'
@@ -104,4 +105,5 @@ export function teardownWarnings(teardowns: TeardownResult[]): string[] {
     .map((t) => `${t.name}: removed from the inventory but unreachable (${t.error}); teardown stays pending, the next apply retries it`)
 }
 
-export const closeTeardowns = (sessions: TeardownSession[]) => Promise.all(sessions.map((s) => s.remote?.t.close().catch(() => undefined)))
+/** Bounded whatever the hosts do; a connection that had to be dropped comes back as a note. */
+export const closeTeardowns = (sessions: TeardownSession[]): Promise<CloseNote[]> => closeAll(sessions.map((s) => s.remote?.t))
