@@ -104,7 +104,7 @@ test('lab: 3 real hosts over SSH, a wg-quick tunnel between two of them, and a c
   } finally {
     ;[down] = await stopLab(lab)
   }
-  assert.equal(down?.namespacesDeleted.length, 3)
+  assert.equal(down?.namespacesDeleted.length, 4, 'three hosts and the router')
   assert.deepEqual(leftovers(lab.prefix, lab.dir, pids), {namespaces: [], links: [], mounts: [], processes: [], dirExists: false})
 })
 
@@ -127,7 +127,7 @@ test('lab CLI: up --json, status, a conflicting second lab is refused, down afte
     const up = mesh('up', '--hosts', '2', '--dir', dir, '--prefix', prefix, '--net', net)
     assert.equal(up.status, 0, up.stderr)
     assert.deepEqual(up.json.hosts.map((h: {name: string}) => h.name), ['Host-1', 'Host-2'])
-    assert.match(up.stderr, new RegExp(`lab: bridge ${prefix}-br0`), 'progress goes to stderr')
+    assert.match(up.stderr, new RegExp(`lab: router ${prefix}-router: ${prefix}-gw`), 'progress goes to stderr')
 
     const status = mesh('status', '--dir', dir)
     assert.equal(status.status, 0, status.stderr)
@@ -149,12 +149,12 @@ test('lab CLI: up --json, status, a conflicting second lab is refused, down afte
     const clash = mesh('up', '--hosts', '1', '--dir', join(dir, 'other'), '--prefix', second.prefix, '--net', net)
     assert.equal(clash.status, 2)
     assert.equal(clash.json.error.kind, 'UserError')
-    assert.match(clash.json.error.message, new RegExp(`${gateway} .*already on interface ${prefix}-br0`))
+    assert.match(clash.json.error.message, new RegExp(`${gateway} .*already on interface ${prefix}-gw`))
 
     rmSync(join(dir, 'lab.json')) // as if `up` had crashed before recording anything
     const down = mesh('down', '--dir', dir, '--prefix', prefix)
     assert.equal(down.status, 0, down.stderr)
-    assert.deepEqual(down.json.namespacesDeleted.sort(), [`${prefix}-host-1`, `${prefix}-host-2`])
+    assert.deepEqual(down.json.namespacesDeleted.sort(), [`${prefix}-host-1`, `${prefix}-host-2`, `${prefix}-router`])
     assert.ok(down.json.killedPids.length >= 2)
     assert.deepEqual(leftovers(prefix, dir, down.json.killedPids), {namespaces: [], links: [], mounts: [], processes: [], dirExists: false})
 

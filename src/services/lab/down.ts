@@ -3,7 +3,7 @@
 import {existsSync, readFileSync, readdirSync, rmSync, rmdirSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {DEFAULT_DIR, DEFAULT_PREFIX, bridgeName, checkPrefix, labPaths} from './naming.js'
+import {DEFAULT_DIR, DEFAULT_PREFIX, bridgeName, checkPrefix, labPaths, routerName, uplinkName} from './naming.js'
 import {deleteLink, deleteNamespace, listLinks, listNamespaces, namespacePids} from './network.js'
 import {readLabState} from './state.js'
 import {cmdlineText, killAll, pidsWithCmdline, tryRun} from './sys.js'
@@ -23,9 +23,9 @@ export async function labDown(opts: LabDownOptions = {}): Promise<LabDownResult>
   prefixes.forEach(checkPrefix)
   const progress = opts.onProgress ?? (() => {})
 
-  const namespaces = new Set(state?.hosts.map((h) => h.namespace) ?? [])
+  const namespaces = new Set([...(state?.hosts.map((h) => h.namespace) ?? []), ...(state?.router ? [state.router] : [])])
   const existing = listNamespaces()
-  for (const ns of existing) if (prefixes.some((p) => ns.startsWith(`${p}-host-`))) namespaces.add(ns)
+  for (const ns of existing) if (prefixes.some((p) => ns.startsWith(`${p}-host-`) || ns === routerName(p))) namespaces.add(ns)
   const liveNamespaces = [...namespaces].filter((ns) => existing.includes(ns))
 
   // Every process in the hosts' network namespaces, the recorded sshds (if still theirs), and any sshd
@@ -38,10 +38,12 @@ export async function labDown(opts: LabDownOptions = {}): Promise<LabDownResult>
   if (pids.length) progress(`stopping ${new Set(pids).size} processes`)
   const killedPids = await killAll(pids)
 
-  const bridges = new Set([state?.bridge, ...prefixes.map(bridgeName)].filter((b): b is string => Boolean(b)))
+  // The uplink to the router (or, in a lab from before routing, the bridge): deleted after the host links.
+  const bridges = new Set([state?.bridge, ...prefixes.flatMap((p) => [bridgeName(p), uplinkName(p)])].filter((b): b is string => Boolean(b)))
   const vethsRecorded = new Set(state?.hosts.map((h) => h.veth) ?? [])
   const links = listLinks().filter((l) => bridges.has(l) || vethsRecorded.has(l) || prefixes.some((p) => new RegExp(`^${p}-h\\d+$`).test(l)))
-  // Veths (each takes its peer inside the namespace along), then the bridge, then the namespaces.
+  // Root-namespace veths (each takes its peer along), then the uplink or bridge, then the namespaces (the router's
+  // veths go with it). Nothing else to restore: the lab changes no setting outside its own namespaces.
   const linksDeleted = links.sort((a, b) => Number(bridges.has(a)) - Number(bridges.has(b))).filter((l) => {
     progress(`deleting link ${l}`)
     return deleteLink(l)

@@ -81,7 +81,7 @@ export function inventoryYaml(paths: LabPaths, hosts: LabHost[]): string {
   const rel = (file: string) => `./${relative(paths.dir, file)}`
   const lines = [
     `# beam-mesh lab inventory, written by \`mesh lab up\` (${hosts.length} hosts in network namespaces).`,
-    `# Endpoints and SSH go over the lab bridge (${hosts[0]?.address.replace(/\.\d+$/, '.0/24')}); the mesh uses 10.99.0.0/24 inside the hosts.`,
+    `# Endpoints and SSH go over the lab's routed network (${hosts[0]?.address.replace(/\.\d+$/, '.0/24')}); the mesh uses 10.99.0.0/24 inside the hosts.`,
     'network:',
     '  interface: wg0',
     `  ipv4: ${LAB_MESH_IPV4}`,

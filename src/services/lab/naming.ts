@@ -13,13 +13,16 @@ export const LAB_GATEWAY = '198.18.0.1'
 export interface LabNet {
   net: number
   subnet: string
+  /** The root namespace's address in the lab (198.18.N.1): the controller's side of its link to the router. */
   gateway: string
+  /** The lab router's address (198.18.N.0, the other end of the gateway's /31): every host's next hop. */
+  router: string
   hostAddress: (i: number) => string
 }
 
 export function labNet(net = 0): LabNet {
   if (!Number.isInteger(net) || net < 0 || net > 255) throw new UserError(`lab net ${net} is out of range`, 'use --net 0..255 (198.18.N.0/24)')
-  return {net, subnet: `198.18.${net}.0/24`, gateway: `198.18.${net}.1`, hostAddress: (i) => `198.18.${net}.${i + 1}`}
+  return {net, subnet: `198.18.${net}.0/24`, gateway: `198.18.${net}.1`, router: `198.18.${net}.0`, hostAddress: (i) => `198.18.${net}.${i + 1}`}
 }
 /** Addresses .2 … .254 are hosts. */
 export const MAX_LAB_HOSTS = 253
@@ -33,9 +36,16 @@ export const DEFAULT_DIR = 'lab'
 export const hostName = (i: number) => `Host-${i}`
 export const hostAddress = (i: number) => `198.18.0.${i + 1}`
 export const namespaceName = (prefix: string, i: number) => `${prefix}-host-${i}`
-/** Root-namespace end of the host's veth (at most 15 characters: prefix ≤ 8, i ≤ 253). */
+/** Router-namespace end of the host's veth (at most 15 characters: prefix ≤ 8, i ≤ 253). */
 export const vethName = (prefix: string, i: number) => `${prefix}-h${i}`
+/** Labs made before the routed design had a bridge of this name; `down` still removes one. */
 export const bridgeName = (prefix: string) => `${prefix}-br0`
+/** Root-namespace end of the link to the lab's router; it holds the gateway address. */
+export const uplinkName = (prefix: string) => `${prefix}-gw`
+/** The lab's router: a network namespace that forwards between the hosts' links and the uplink. */
+export const routerName = (prefix: string) => `${prefix}-router`
+/** Inside the router, the uplink's end. */
+export const ROUTER_UPLINK = 'uplink'
 /** Inside the host the veth end is called eth0, like a real server's NIC. */
 export const HOST_IFACE = 'eth0'
 

@@ -1,8 +1,7 @@
-// The lab's wiring in the root namespace: one bridge, one network namespace + veth per host.
+// The lab's links and namespaces as the root namespace sees them: listing, probing, deleting (routing.ts builds them).
 import {UserError} from '../../core/errors.js'
-import {HOST_IFACE, LAB_GATEWAY} from './naming.js'
-import {run, tryRun} from './sys.js'
-import {LabHost} from './types.js'
+import {LAB_GATEWAY, routerName} from './naming.js'
+import {tryRun} from './sys.js'
 
 export function listNamespaces(): string[] {
   const res = tryRun('ip', ['netns', 'list'])
@@ -26,10 +25,10 @@ export function gatewayHolder(gateway = LAB_GATEWAY): string | null {
   return line ? (/^\d+:\s+(\S+)/.exec(line)?.[1] ?? '?') : null
 }
 
-/** Refuses to build over an existing lab: two bridges on 198.18.0.0/24 would fight over routing. */
+/** Refuses to build over an existing lab: two labs on one /24 would fight over routing. */
 export function assertNetworkFree(prefix: string, gateway = LAB_GATEWAY): void {
   const leftovers = [
-    ...listNamespaces().filter((n) => n.startsWith(`${prefix}-host-`)),
+    ...listNamespaces().filter((n) => n.startsWith(`${prefix}-host-`) || n === routerName(prefix)),
     ...listLinks().filter((l) => l.startsWith(`${prefix}-`)),
   ]
   const fix = `run \`mesh lab down --prefix ${prefix}\` (with the --dir of that lab) first`
@@ -38,30 +37,9 @@ export function assertNetworkFree(prefix: string, gateway = LAB_GATEWAY): void {
   if (holder) {
     throw new UserError(
       `${gateway} (the lab gateway) is already on interface ${holder}: another lab is probably up`,
-      holder.endsWith('-br0') ? `run \`mesh lab down --prefix ${holder.slice(0, -4)}\` first, or use another --net` : `remove ${gateway} from ${holder}`,
+      /-(br0|gw)$/.test(holder) ? `run \`mesh lab down --prefix ${holder.replace(/-(br0|gw)$/, '')}\` first, or use another --net` : `remove ${gateway} from ${holder}`,
     )
   }
-}
-
-export function createBridge(bridge: string, gateway = LAB_GATEWAY): void {
-  run('ip', ['link', 'add', bridge, 'type', 'bridge'])
-  run('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge])
-  run('ip', ['link', 'set', bridge, 'up'])
-}
-
-/**
- * The host's network: a namespace with loopback up and eth0 on the bridge. No default route on purpose:
- * nothing inside a lab host can reach beyond 198.18.0.0/24.
- */
-export function createHostNetwork(host: LabHost, bridge: string): void {
-  const ns = host.namespace
-  run('ip', ['netns', 'add', ns])
-  run('ip', ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', HOST_IFACE, 'netns', ns])
-  run('ip', ['link', 'set', host.veth, 'master', bridge])
-  run('ip', ['link', 'set', host.veth, 'up'])
-  run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
-  run('ip', ['-n', ns, 'addr', 'add', `${host.address}/24`, 'dev', HOST_IFACE])
-  run('ip', ['-n', ns, 'link', 'set', HOST_IFACE, 'up'])
 }
 
 /** Pids of every process whose network namespace is `ns` (sshd, wireguard-go, epmd, beam.smp, shells…). */

@@ -12,9 +12,9 @@ export interface LabHost {
   name: string
   /** Network namespace, e.g. bm-host-1. */
   namespace: string
-  /** Root-namespace end of the veth, plugged into the bridge. */
+  /** The lab router's end of the host's point-to-point veth (in the router namespace). */
   veth: string
-  /** "Public" address on the lab bridge: the endpoint and SSH address. */
+  /** "Public" address in the lab's /24: the endpoint and SSH address. */
   address: string
   sshPort: number
   /** The host's files in the lab directory (sshd_config, host key, etc-hosts, etc-wireguard, log). */
@@ -31,7 +31,10 @@ export interface LabState {
   version: 1
   prefix: string
   dir: string
+  /** The lab's link in the root namespace: the uplink to its router (labs made before routing: a bridge). */
   bridge: string
+  /** The router namespace (absent in labs made before routing). */
+  router?: string
   subnet: string
   gateway: string
   createdAt: string

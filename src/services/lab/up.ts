@@ -7,7 +7,6 @@ import {hostMounts, startHost, waitForSsh} from './host.js'
 import {
   DEFAULT_DIR,
   DEFAULT_PREFIX,
-  bridgeName,
   checkHostCount,
   checkPrefix,
   hostName,
@@ -15,9 +14,12 @@ import {
   labNet,
   labPaths,
   namespaceName,
+  routerName,
+  uplinkName,
   vethName,
 } from './naming.js'
-import {assertNetworkFree, createBridge, createHostNetwork} from './network.js'
+import {assertNetworkFree} from './network.js'
+import {createHostLink, createRouter} from './routing.js'
 import {assertLabPrerequisites} from './prereq.js'
 import {labDown} from './down.js'
 import {LabHost, LabState, LabUpResult, Progress} from './types.js'
@@ -39,7 +41,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
   const prefix = checkPrefix(opts.prefix ?? DEFAULT_PREFIX)
   const paths = labPaths(opts.dir ?? DEFAULT_DIR)
   const progress = opts.onProgress ?? (() => {})
-  const bridge = bridgeName(prefix)
+  const uplink = uplinkName(prefix)
+  const router = routerName(prefix)
   const net = labNet(opts.net)
   assertNetworkFree(prefix, net.gateway)
 
@@ -62,7 +65,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
     version: 1,
     prefix,
     dir: paths.dir,
-    bridge,
+    bridge: uplink,
+    router,
     subnet: net.subnet,
     gateway: net.gateway,
     createdAt: new Date().toISOString(),
@@ -78,15 +82,15 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
     writeLabState(paths, state)
     progress(`client key ${paths.identity}`)
     const clientKey = generateKey(paths.identity, 'beam-mesh-lab')
-    progress(`bridge ${bridge} ${net.gateway}/24`)
-    createBridge(bridge, net.gateway)
+    progress(`router ${router}: ${uplink} ${net.gateway}/31 -> ${net.router}, routes ${net.subnet}`)
+    createRouter(router, uplink, net)
 
     const knownHosts: string[] = []
     for (const host of hosts) {
       const hp = hostPaths(paths, host.name)
       progress(`${host.name}: namespace ${host.namespace}, ${host.address}, sshd`)
       knownHosts.push(knownHostsLine(host.address, host.sshPort, writeHostFiles(host, hp, clientKey)))
-      createHostNetwork(host, bridge)
+      createHostLink(host, router, net)
       host.pid = startHost(host, hp)
       writeLabState(paths, state)
     }
