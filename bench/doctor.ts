@@ -1,8 +1,9 @@
-// Prints how long `mesh doctor --json` takes on a healthy mesh of 1, 4 and 16 lab hosts (each running an Erlang
+// Prints how long `mesh doctor --json` takes on a healthy mesh of 1, 4, 16 and 64 lab hosts (each running an Erlang
 // node `app`, as in test/e2e/apply.test.ts), the median of 3 runs through the real CLI, the ratio to 1 host, and
-// whether each report was healthy. Figures only: nothing here asserts a timing. Needs root, the lab packages and
+// whether each report was healthy, with the 1-minute load average after each size. Figures only: nothing here asserts a timing. Needs root, the lab packages and
 // erlang, and dist/ (`npm run build`). Lab prefix bmbd on 198.18.61.0/24, always taken down.
-// Run: node --import tsx bench/doctor.ts [sizes...]   (default 1 4 16)
+// Run: node --import tsx bench/doctor.ts [sizes...]   (default 1 4 16 64)
+import {loadavg} from 'node:os'
 import {join} from 'node:path'
 
 import {checkLabPrerequisites} from '../src/services/lab/index.js'
@@ -10,7 +11,7 @@ import {emitBench, fmt, meshOk, median, pool, printTable, runMesh, startAppNode,
 
 const RUNS = 3
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
-const SIZES = sizes.length ? sizes : [1, 4, 16]
+const SIZES = sizes.length ? sizes : [1, 4, 16, 64]
 
 interface Row {
   n: number
@@ -20,6 +21,7 @@ interface Row {
   runs: number[]
   healthy: boolean[]
   findings: string
+  load: number
 }
 
 async function main() {
@@ -54,7 +56,7 @@ async function main() {
         findings = Object.entries(report.summary).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'
       }
       console.error(`bench/doctor: ${n} hosts done`)
-      return {n, up: lab.upMs, apply: apply.ms, nodes, runs, healthy, findings}
+      return {n, up: lab.upMs, apply: apply.ms, nodes, runs, healthy, findings, load: loadavg()[0]}
     })
     rows.push(row)
   }
@@ -63,7 +65,7 @@ async function main() {
   console.log(`mesh doctor --json on a healthy lab mesh with an Erlang node per host (node ${process.version}, default --concurrency 8,`)
   console.log(`wall time of the CLI process, median of ${RUNS} runs; "x 1 host" = ratio of the medians)`)
   printTable([
-    ['hosts', 'pairs', 'lab up', 'apply', 'start nodes', 'doctor (median)', 'min', 'max', 'x 1 host', 'healthy', 'last findings'],
+    ['hosts', 'pairs', 'lab up', 'apply', 'start nodes', 'doctor (median)', 'min', 'max', 'x 1 host', 'healthy', 'load avg', 'last findings'],
     ...rows.map((r) => [
       String(r.n),
       String(r.n * r.n),
@@ -75,11 +77,12 @@ async function main() {
       fmt(Math.max(...r.runs)),
       (med(r) / med(base)).toFixed(2),
       `${r.healthy.filter(Boolean).length}/${r.healthy.length}`,
+      r.load.toFixed(1),
       r.findings,
     ]),
   ])
   emitBench('doctor', {
-    rows: rows.map((r) => ({hosts: r.n, medianMs: Math.round(med(r)), runsMs: r.runs.map(Math.round), ratio: +(med(r) / med(base)).toFixed(2), healthy: r.healthy})),
+    rows: rows.map((r) => ({hosts: r.n, medianMs: Math.round(med(r)), runsMs: r.runs.map(Math.round), ratio: +(med(r) / med(base)).toFixed(2), healthy: r.healthy, load1: +r.load.toFixed(2)})),
   })
 }
 

@@ -72,6 +72,8 @@ for (const b of benches) {
 const fmt = (ms) => (ms === undefined || ms === null ? '-' : ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`)
 const hostsLabel = (n) => `${n} host${n === 1 ? '' : 's'}`
 const rtt = (x) => (x === null || x === undefined ? '-' : `${Number(x).toFixed(1)} ms`)
+/** The 1-minute load average a bench recorded after that size (the machine is shared). */
+const loadNote = (x) => (x.load1 === undefined ? '' : `, load ${Number(x.load1).toFixed(1)}`)
 const ratio = (x) => (x === undefined ? '' : `x${Number(x).toFixed(2)}`)
 const rows = [['bench', 'case', 'figure', 'x 1 host', 'notes']]
 const find = (name) => results.flatMap((r) => r.data).find((d) => d.bench === name)
@@ -93,15 +95,15 @@ if (init && !init.skipped) {
 
 const apply = find('apply')
 if (apply && !apply.skipped) {
-  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} cold`, fmt(x.coldMs), ratio(x.coldRatio), `lab up ${fmt(x.upMs)}, init ${fmt(x.initMs)}`])
-  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} no-op re-apply`, fmt(x.noopMs), ratio(x.noopRatio), ''])
+  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} cold`, fmt(x.coldMs), ratio(x.coldRatio), `lab up ${fmt(x.upMs)}, init ${fmt(x.initMs)}${loadNote(x)}`])
+  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} no-op re-apply`, fmt(x.noopMs), ratio(x.noopRatio), loadNote(x).replace(/^, /, '')])
 }
 
 const doctor = find('doctor')
 if (doctor && !doctor.skipped) {
   for (const x of doctor.rows) {
     const ok = x.healthy.filter(Boolean).length
-    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}`])
+    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}${loadNote(x)}`])
   }
 }
 

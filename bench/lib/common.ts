@@ -149,21 +149,21 @@ export async function onHost(host: LabHost, script: string, opts: {env?: Record<
 /**
  * An Erlang node `app` on the host, as the apply docs and test/e2e/apply.test.ts start it: env.sh (EPMD on the tunnel
  * address), the cookie copied from the file apply wrote into a private HOME (never in argv), vm.args. Waits (at most
- * 15 s) until it is registered with EPMD.
+ * 60 s: a loaded machine starting 64 nodes is slow) until it is registered with EPMD.
  */
 export async function startAppNode(lab: BenchLab, host: LabHost): Promise<void> {
   const home = join(lab.dir, 'erl-home', host.name)
   mkdirSync(home, {recursive: true, mode: 0o700})
   const prep = '. /etc/beam-mesh/env.sh && cp /etc/beam-mesh/cookie "$HOME/.erlang.cookie" && chmod 400 "$HOME/.erlang.cookie"'
   await onHost(host, `${prep} && exec erl -sname app -noshell -detached -args_file /etc/beam-mesh/vm.args`, {env: {HOME: home}, timeoutMs: 30_000})
-  const deadline = Date.now() + 15_000
+  const deadline = Date.now() + 60_000
   let names = ''
   while (Date.now() < deadline) {
     names = (await labExec(host, ['epmd', '-names'], {timeoutMs: 5000})).stdout
     if (/^name app at port \d+/m.test(names)) return
     await sleep(250)
   }
-  throw new Error(`${host.name}: node app not registered with EPMD within 15 s: ${names.trim()}`)
+  throw new Error(`${host.name}: node app not registered with EPMD within 60 s: ${names.trim()}`)
 }
 
 /** Runs fn over items, at most `limit` at once. */

@@ -67,7 +67,7 @@ export function writeHostFiles(host: LabHost, p: HostPaths, clientPublicKey: str
   mkdirSync(p.dir, {recursive: true, mode: 0o700})
   chmodSync(p.dir, 0o700)
   writeFileSync(p.etcHosts, seedHostsFile(host.name), {mode: 0o644})
-  for (const d of [p.wireguard, p.beamMesh]) {
+  for (const d of [p.wireguard, p.beamMesh, p.rootHome]) {
     mkdirSync(d, {recursive: true, mode: 0o700})
     chmodSync(d, 0o700)
   }

@@ -8,7 +8,7 @@ import {HostPaths} from './naming.js'
 import {SYSTEM_PATH, pidAlive, sleep, which} from './sys.js'
 import {LabHost, LabMount} from './types.js'
 
-/** Runs inside `unshare -m -u`: own hostname, /run/wireguard, /etc/hosts, /etc/wireguard and /etc/beam-mesh, then sshd. */
+/** Runs inside `unshare -m -u`: own hostname, /run/wireguard, /etc/hosts, /etc/wireguard, /etc/beam-mesh and /root, then sshd. */
 const HOST_SCRIPT = [
   'set -e',
   'hostname "$1"',
@@ -18,6 +18,7 @@ const HOST_SCRIPT = [
   'mount --bind "$2" /etc/hosts',
   'mount --bind "$3" /etc/wireguard',
   'mount --bind "$6" /etc/beam-mesh',
+  'mount --bind "$7" /root',
   'exec "$4" -D -e -f "$5"',
 ].join('\n')
 
@@ -27,6 +28,7 @@ export function hostMounts(p: HostPaths): LabMount[] {
     {target: '/etc/hosts', source: p.etcHosts, type: 'bind'},
     {target: '/etc/wireguard', source: p.wireguard, type: 'bind'},
     {target: '/etc/beam-mesh', source: p.beamMesh, type: 'bind'},
+    {target: '/root', source: p.rootHome, type: 'bind'},
   ]
 }
 
@@ -38,7 +40,7 @@ export function startHost(host: LabHost, p: HostPaths): number {
   const log = openSync(p.log, 'a', 0o600)
   try {
     const args = ['netns', 'exec', host.namespace, which('unshare')!, '-m', '-u', '--propagation', 'private']
-    args.push('/bin/sh', '-c', HOST_SCRIPT, 'lab-host', host.name, p.etcHosts, p.wireguard, which('sshd')!, p.sshdConfig, p.beamMesh)
+    args.push('/bin/sh', '-c', HOST_SCRIPT, 'lab-host', host.name, p.etcHosts, p.wireguard, which('sshd')!, p.sshdConfig, p.beamMesh, p.rootHome)
     const child = spawn(which('ip')!, args, {
       detached: true,
       stdio: ['ignore', log, log],

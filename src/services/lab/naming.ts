@@ -97,6 +97,11 @@ export interface HostPaths {
   wireguard: string
   /** The host's own /etc/beam-mesh (BEAM artifacts, cookie, firewall). */
   beamMesh: string
+  /**
+   * The host's own /root, empty like a fresh server's: root's shell on the machine would otherwise run the
+   * machine's ~/.bashrc (pyenv, nvm…) for every SSH command, on every host at once.
+   */
+  rootHome: string
   sshdConfig: string
   hostKey: string
   authorizedKeys: string
@@ -111,6 +116,7 @@ export function hostPaths(paths: LabPaths, name: string): HostPaths {
     etcHosts: join(dir, 'etc-hosts'),
     wireguard: join(dir, 'etc-wireguard'),
     beamMesh: join(dir, 'etc-beam-mesh'),
+    rootHome: join(dir, 'root-home'),
     sshdConfig: join(dir, 'sshd_config'),
     hostKey: join(dir, 'ssh_host_ed25519_key'),
     authorizedKeys: join(dir, 'authorized_keys'),
