@@ -9,7 +9,8 @@ import {join} from 'node:path'
 import {checkLabPrerequisites} from '../src/services/lab/index.js'
 import {emitBench, fmt, meshOk, median, pool, printTable, runMesh, startAppNode, withBenchLab} from './lib/common.js'
 
-const RUNS = 3
+/** Doctor runs per size (BENCH_DOCTOR_RUNS): at 64 hosts on a busy machine one run takes minutes. */
+const RUNS = Math.max(1, Number(process.env.BENCH_DOCTOR_RUNS ?? 3))
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const SIZES = sizes.length ? sizes : [1, 4, 16, 64]
 
