@@ -88,7 +88,8 @@ export async function waitForSsh(host: LabHost, p: HostPaths, timeoutMs = 10_000
     if (host.pid !== undefined && !pidAlive(host.pid)) {
       throw new ConnectionError(host.name, `sshd (in namespace ${host.namespace}) exited during start-up:\n${logTail(p)}`, fix)
     }
-    const banner = await probeSsh(host.address, host.sshPort, 1000)
+    // sshd re-executes itself for each connection: on a loaded machine its banner can take seconds.
+    const banner = await probeSsh(host.address, host.sshPort, 3000)
     if (banner) return banner
     await sleep(100)
   }
