@@ -37,7 +37,7 @@ async function main() {
     const row = await withBenchLab(n, async (lab) => {
       const common = ['-i', lab.result.inventory, '--state', join(lab.dir, 'state')]
       await meshOk(['init', ...common, '--out', join(lab.dir, 'out'), '--json'], {home: lab.home})
-      const apply = await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home})
+      const apply = await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})
       const t0 = performance.now()
       await pool(lab.hosts, 4, (h) => startAppNode(lab, h))
       const nodes = performance.now() - t0
@@ -45,7 +45,7 @@ async function main() {
       const healthy: boolean[] = []
       let findings = ''
       for (let i = 0; i < RUNS; i++) {
-        const r = await runMesh(['doctor', ...common, '--json'], {home: lab.home, timeoutMs: 300_000})
+        const r = await runMesh(['doctor', ...common, '--json'], {home: lab.home, timeoutMs: 1_200_000})
         let report: {healthy: boolean; summary: Record<string, number>}
         try {
           report = JSON.parse(r.stdout)
