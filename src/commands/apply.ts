@@ -69,7 +69,7 @@ export async function planAndApply(cmd: MeshCommand, flags: SessionFlags, mode: 
   const hosts = flags.hosts?.split(',').map((h) => h.trim()).filter(Boolean)
   try {
     const session = await prepareApply(
-      {inventoryFile: inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency},
+      {inventoryFile: inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency, dryRun: mode.dryRun},
       (inv) => sshConnector(inventory, inv, {acceptNew: flags['accept-new']}),
       progress,
     )

@@ -3,6 +3,8 @@ import {Args, Flags} from '@oclif/core'
 import {UserError} from '../core/errors.js'
 import {requireInventory} from '../services/inventory-path.js'
 import {checkRemoval, removeFromInventory} from '../services/remove.js'
+import {lockStateDir} from '../state/lock.js'
+import {defaultStateDir} from '../state/store.js'
 import {FlowResult} from '../ui/apply-flow.js'
 import {confirm} from '../ui/confirm.js'
 import {applyExitCodes} from '../ui/exit-codes.js'
@@ -38,9 +40,15 @@ export default class Remove extends MeshCommand {
       if (!process.stdin.isTTY || json) throw new UserError('remove needs confirmation', 'pass --yes')
       if (!(await confirm(`Delete ${check.name} from ${flags.inventory} and tear it down?`))) throw new UserError('cancelled, nothing was changed')
     }
-    if (check.inInventory) removeFromInventory(flags.inventory, check.name)
-    // Consent was given for the removal as a whole: the apply it implies runs without a second question.
-    const result = await planAndApply(this, flags, {dryRun: false, yes: true})
-    return {...result, removed: check.name, inventoryEdited: check.inInventory}
+    // The lock before the inventory edit, held through the apply (which nests in it): a refused remove changed nothing.
+    const lock = lockStateDir(flags.state ?? defaultStateDir(flags.inventory), 'remove')
+    try {
+      if (check.inInventory) removeFromInventory(flags.inventory, check.name)
+      // Consent was given for the removal as a whole: the apply it implies runs without a second question.
+      const result = await planAndApply(this, flags, {dryRun: false, yes: true})
+      return {...result, removed: check.name, inventoryEdited: check.inInventory}
+    } finally {
+      lock.release()
+    }
   }
 }

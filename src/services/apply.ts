@@ -9,7 +9,8 @@ import {HostFacts, HostPlan, isNoop, planHost} from '../core/plan.js'
 import {RemoteHost} from '../remote/hostops.js'
 import {CloseNote, closeAll} from '../remote/pool.js'
 import {hostErrorText} from '../remote/result.js'
-import {Lock, acquireLock} from '../state/lock.js'
+import {Lock, lockStateDir} from '../state/lock.js'
+import {defaultStateDir} from '../state/store.js'
 import {beamFilesFor} from './beam-files.js'
 import type {Connector} from './connect.js'
 import {mapLimit} from './limit.js'
@@ -32,6 +33,8 @@ export interface ApplyOptions {
   /** Only these hosts are touched; configs are still rendered from the whole inventory. */
   hosts?: string[]
   concurrency?: number
+  /** A preview (plan, --dry-run): nothing is written locally, not even the lock; new keys live in memory. */
+  dryRun?: boolean
 }
 
 export interface HostSession {
@@ -92,10 +95,21 @@ export async function prepareApply(
   makeConnector: (inventory: Inventory) => Connector,
   progress: ApplyProgress = silentProgress,
 ): Promise<ApplySession> {
-  const loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir})
-  const connect = makeConnector(loaded.inventory)
-  const targets = new Set(selectHosts(loaded.mesh.hosts, opts.hosts).map((h) => h.name))
-  const lock: Lock = acquireLock(loaded.store.dir, 'apply')
+  // Bad input is refused before anything is made (not even the lock); then the lock comes before the first
+  // write (state.json, new keys), so a refused apply has changed nothing.
+  if (!opts.dryRun) loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: false, preview: true})
+  const lock: Lock = opts.dryRun ? {release() {}} : lockStateDir(opts.stateDir ?? defaultStateDir(opts.inventoryFile), 'apply')
+  let loaded: LoadedMesh
+  let targets: Set<string>
+  let connect: Connector
+  try {
+    loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: !opts.dryRun, preview: opts.dryRun})
+    connect = makeConnector(loaded.inventory)
+    targets = new Set(selectHosts(loaded.mesh.hosts, opts.hosts).map((h) => h.name))
+  } catch (e) {
+    lock.release()
+    throw e
+  }
   const desired = desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded), managed: beamManaged(loaded.mesh.interface)})
   const sessions: HostSession[] = desired.filter((d) => targets.has(d.host.name)).map((d) => ({host: d.host, desired: d}))
   const concurrency = opts.concurrency ?? 8
@@ -129,7 +143,7 @@ export async function prepareApply(
       }
     })
     if (!opts.hosts?.length) {
-      teardowns = await prepareTeardowns(loaded.store.load().archived, connect, iface, concurrency, progress.step.bind(progress))
+      teardowns = await prepareTeardowns(loaded.state.archived, connect, iface, concurrency, progress.step.bind(progress))
     }
   } catch (e) {
     await close()

@@ -3,7 +3,8 @@ import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {desiredState} from '../core/desired.js'
-import {assertPrivate, defaultOutDir, ensurePrivateDir, writeIfChanged} from '../state/store.js'
+import {lockStateDir} from '../state/lock.js'
+import {assertPrivate, defaultOutDir, defaultStateDir, ensurePrivateDir, writeIfChanged} from '../state/store.js'
 import {beamFilesFor} from './beam-files.js'
 import {loadMesh} from './mesh.js'
 
@@ -44,6 +45,18 @@ function checkOutDir(outDir: string): void {
 export function runInit(opts: InitOptions): InitResult {
   const outDir = opts.outDir ?? defaultOutDir(opts.inventoryFile)
   checkOutDir(outDir)
+  // Validate everything (inventory, state, allocation, key files) before anything is made, the lock
+  // included: a bad input leaves no state dir behind and not even an mtime changed.
+  loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: false, preview: true})
+  const lock = lockStateDir(opts.stateDir ?? defaultStateDir(opts.inventoryFile), 'init')
+  try {
+    return initLocked(opts, outDir)
+  } finally {
+    lock.release()
+  }
+}
+
+function initLocked(opts: InitOptions, outDir: string): InitResult {
   const loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir})
   const {mesh, store} = loaded
   const written: string[] = loaded.stateChanged ? [store.stateFile] : []

@@ -36,6 +36,8 @@ export interface LoadedMesh {
   /** Pending preshared key files (secrets/<a>+<b>.psk, whose .next is in use). */
   pendingPsks: string[]
   stateChanged: boolean
+  /** state.json as it is after this load (in a preview: as it would be; nothing is written). */
+  state: MeshState
 }
 
 export function readInventory(inventoryFile: string): Inventory {
@@ -83,11 +85,13 @@ function allocateFamily(inv: Inventory, state: MeshState, family: 'ipv4' | 'ipv6
 export interface LoadOptions {
   inventoryFile: string
   stateDir?: string
-  /** false: compute everything, write nothing (keys missing -> error). */
+  /** false: compute everything, write nothing (keys missing -> error, unless preview). */
   persist?: boolean
+  /** With persist false: missing keys and secrets are made in memory and shown as "to be created". */
+  preview?: boolean
 }
 
-export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions): LoadedMesh {
+export function loadMesh({inventoryFile, stateDir, persist = true, preview = false}: LoadOptions): LoadedMesh {
   const inventory = readInventory(inventoryFile)
   const store = new StateStore(stateDir ?? defaultStateDir(inventoryFile))
   const state = store.load()
@@ -100,8 +104,9 @@ export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions)
   const {privateKeys, createdKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie} = loadSecrets(
     store,
     inventory.hosts.map((h) => h.name),
-    {persist, presharedKeys: inventory.network.presharedKeys},
+    {persist, preview, presharedKeys: inventory.network.presharedKeys},
   )
+  if (!persist) for (const name of createdKeys) notes.push(`${name}: key and address to be created (this preview wrote nothing)`)
 
   const assignments = new Map<string, HostAssignment>()
   const hosts: Record<string, HostState> = {}
@@ -143,5 +148,6 @@ export function loadMesh({inventoryFile, stateDir, persist = true}: LoadOptions)
     pendingKeys: [...committed.keys()],
     pendingPsks,
     stateChanged,
+    state: next,
   }
 }

@@ -20,8 +20,10 @@ export interface MeshSecrets {
   createdCookie: boolean
 }
 
-export function loadSecrets(store: StateStore, hosts: string[], opts: {persist: boolean; presharedKeys: boolean}): MeshSecrets {
+export function loadSecrets(store: StateStore, hosts: string[], opts: {persist: boolean; preview?: boolean; presharedKeys: boolean}): MeshSecrets {
   const {persist} = opts
+  // A preview makes what is missing in memory only: the plan shows it, and nothing lands on disk.
+  const make = (path: string, gen: () => string) => (persist ? store.secret(path, gen) : {value: gen(), created: true})
   // Bad modes stop us before anything is read or created.
   store.checkModes()
   const privateKeys = new Map<string, string>()
@@ -32,13 +34,13 @@ export function loadSecrets(store: StateStore, hosts: string[], opts: {persist: 
     else if (!isWgKey(key)) throw new UserError(`${store.keyFile(name)} does not hold a WireGuard private key`, 'restore the file from a backup, or delete it to give the host a new key (peers must then be re-applied)')
     else privateKeys.set(name, key)
   }
-  if (!persist && missing.length) {
+  if (!persist && !opts.preview && missing.length) {
     throw new UserError(`no key yet for ${missing.join(', ')}`, 'run `mesh init` first')
   }
-  const {value: cookie, created: createdCookie} = loadCookie(store, persist)
+  const {value: cookie, created: createdCookie} = loadCookie(store, persist || Boolean(opts.preview), make)
   const createdKeys: string[] = []
   for (const name of missing) {
-    const {value, created} = store.secret(store.keyFile(name), generatePrivateKey)
+    const {value, created} = make(store.keyFile(name), generatePrivateKey)
     privateKeys.set(name, value)
     if (created) createdKeys.push(name)
   }
@@ -53,12 +55,14 @@ export function loadSecrets(store: StateStore, hosts: string[], opts: {persist: 
     privateKeys.set(name, next)
   }
   const pendingPsks: string[] = []
-  const presharedKeys = opts.presharedKeys ? pairKeys(store, hosts, persist, pendingPsks) : undefined
+  const presharedKeys = opts.presharedKeys ? pairKeys(store, hosts, persist || Boolean(opts.preview), pendingPsks, make) : undefined
   return {privateKeys, createdKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie}
 }
 
 /** One preshared key per pair of hosts, in secrets/<a>+<b>.psk (names sorted), created once and kept (a .next beside it is in rotation). */
-function pairKeys(store: StateStore, names: string[], persist: boolean, pending: string[]): Map<string, Map<string, string>> {
+type Make = (path: string, gen: () => string) => {value: string; created: boolean}
+
+function pairKeys(store: StateStore, names: string[], persist: boolean, pending: string[], make: Make): Map<string, Map<string, string>> {
   const byHost = new Map(names.map((n) => [n, new Map<string, string>()]))
   const sorted = [...names].sort()
   for (let i = 0; i < sorted.length; i++) {
@@ -69,7 +73,7 @@ function pairKeys(store: StateStore, names: string[], persist: boolean, pending:
       if (existing === null && !persist) throw new UserError(`no preshared key yet for ${a} and ${b}`, 'run `mesh init` first')
       const next = existing === null ? null : store.readSecret(pendingFile(file))
       if (next !== null) pending.push(file)
-      const psk = next ?? existing ?? store.secret(file, generatePresharedKey).value
+      const psk = next ?? existing ?? make(file, generatePresharedKey).value
       if (!isWgKey(psk)) throw new UserError(`${file} does not hold a WireGuard preshared key`, 'restore it from a backup, or delete it to make a new one')
       byHost.get(a)!.set(b, psk)
       byHost.get(b)!.set(a, psk)
@@ -81,11 +85,11 @@ function pairKeys(store: StateStore, names: string[], persist: boolean, pending:
 export const cookieFile = (store: StateStore) => join(store.secretsDir, 'cookie')
 
 /** The cluster cookie: read and checked, or created once (0600) and then kept for good. */
-function loadCookie(store: StateStore, persist: boolean): {value: string; created: boolean} {
+function loadCookie(store: StateStore, persist: boolean, make: Make): {value: string; created: boolean} {
   const file = cookieFile(store)
   const existing = store.readSecret(file)
   if (existing === null && !persist) throw new UserError('no BEAM cookie yet', 'run `mesh init` first')
-  const got = existing === null ? store.secret(file, () => makeCookie()) : {value: existing, created: false}
+  const got = existing === null ? make(file, () => makeCookie()) : {value: existing, created: false}
   if (!isCookie(got.value)) {
     throw new UserError(`${file} does not hold a cookie of 32-255 letters and digits`, 'restore it from a backup, or delete it to make a new one (then restart every node)')
   }

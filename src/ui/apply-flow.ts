@@ -1,5 +1,6 @@
 // The part of `mesh apply` after facts are in, shared with `mesh remove` and `mesh rotate-keys`:
 // show the plan, stop for --dry-run or when nothing changes, ask for consent, execute, show the result.
+import {escapeForTerminal} from '../core/display.js'
 import {UserError} from '../core/errors.js'
 import {isNoop} from '../core/plan.js'
 import {ApplyProgress, ApplyResult, ApplySession, executeApply, planResult} from '../services/apply.js'
@@ -23,10 +24,14 @@ export interface FlowOptions {
 
 export interface FlowResult extends ApplyResult {
   dryRun: boolean
+  /** Local changes this run made, or in a preview would make (keys and addresses to be created, archived hosts). */
+  notes?: string[]
 }
 
 export async function planConfirmApply(session: ApplySession, o: FlowOptions): Promise<FlowResult> {
   await o.progress.settle?.()
+  const notes = session.loaded.notes
+  for (const n of notes) o.log(`note: ${escapeForTerminal(n)}`)
   o.log(renderPlan(session.sessions, o.style, o.diff, session.teardowns))
   const missed = unreachedLine(session.sessions, 'planned')
   if (missed) o.log(o.style.red(missed))
@@ -40,7 +45,7 @@ export async function planConfirmApply(session: ApplySession, o: FlowOptions): P
       else if (session.sessions.some((s) => s.plan)) o.log('The other hosts are in sync.')
     }
     if (result.failed) process.exitCode = 1
-    return {...result, dryRun: o.dryRun}
+    return {...result, dryRun: o.dryRun, ...(notes.length ? {notes} : {})}
   }
   const remote = pending.length + work.remote
   if (!o.yes && remote > 0) {
@@ -64,5 +69,5 @@ export async function planConfirmApply(session: ApplySession, o: FlowOptions): P
   // Interrupted is never success, even when every host was already in flight and finished.
   if (session.interrupted) process.exitCode = 130
   else if (result.failed) process.exitCode = 1
-  return {...result, dryRun: false}
+  return {...result, dryRun: false, ...(notes.length ? {notes} : {})}
 }
