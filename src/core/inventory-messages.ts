@@ -27,6 +27,7 @@ export const FIXES: Record<string, string> = {
   epmd: 'use true or false',
   allowPublicRange: 'use true (only for a public range you own) or false',
   firewall: 'use true or false',
+  releaseRoot: 'give the release folder on the hosts as an absolute path (the one holding erts-*/bin/erl), e.g. /opt/app',
 }
 
 export function fixFor(path: (string | number)[], message: string): string {

@@ -95,6 +95,8 @@ const BeamSchema = z
     firewall: z.boolean().default(false),
     /** The release's Unix user: it gets the cookie file (0400); default root (0600). */
     user: z.string().regex(USER_NAME, 'must be a Unix user name').optional(),
+    /** The release's folder on the hosts (holds erts-*\/bin/erl): doctor's cluster probe runs that erl. */
+    releaseRoot: safePath.refine((s) => s.startsWith('/'), 'must be an absolute path on the hosts, e.g. /opt/app').optional(),
   })
   .strict()
 
