@@ -1,6 +1,7 @@
 // `mesh doctor` verdicts, pure: the mesh model + probe facts -> findings and an N×N matrix.
 // Root causes are reported once: when a host is unreachable or its tunnel is down, the cells
 // towards it say so, but no per-peer findings are added that would only repeat the cause.
+import type {ClusterReport} from './cluster.js'
 import {CheckContext, CheckId, Finding, Severity, hostChecks, pairChecks} from './doctor-checks.js'
 import type {HostFacts, MeshFacts} from './doctor-facts.js'
 import type {Mesh, MeshHost} from './model.js'
@@ -28,6 +29,8 @@ export interface DoctorReport {
   healthy: boolean
   /** Connections that had to be dropped after the probes were done (not findings: the facts were complete). */
   notes?: string[]
+  /** The cluster as the nodes see it (src/core/cluster.ts); absent with --no-cluster. Its findings count in summary and healthy. */
+  cluster?: ClusterReport
 }
 
 export interface DoctorOptions {

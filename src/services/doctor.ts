@@ -1,5 +1,6 @@
 // `mesh doctor`: probe every host in parallel over SSH, then judge the facts (src/core/doctor.ts).
 import {nodeName} from '../core/beam.js'
+import {analyzeCluster, withCluster} from '../core/cluster.js'
 import {DoctorReport, diagnose} from '../core/doctor.js'
 import {HostFacts} from '../core/doctor-facts.js'
 import {Inventory} from '../core/inventory.js'
@@ -7,6 +8,7 @@ import {MeshHost} from '../core/model.js'
 import {CloseNote, closeAll} from '../remote/pool.js'
 import {Transport} from '../remote/transport.js'
 import type {Connector} from './connect.js'
+import {meshCookiePath, probeClusterAll} from './doctor-cluster.js'
 import {probeExposure, probeHost} from './doctor-probe.js'
 import {mapLimit} from './limit.js'
 import {loadMesh} from './mesh.js'
@@ -17,6 +19,8 @@ export interface DoctorOptions {
   concurrency?: number
   /** The controller's clock (epoch seconds): handshake ages are measured against it. */
   now?: () => number
+  /** Ask every node whom it is connected to (a hidden Erlang node per host); default true. */
+  cluster?: boolean
 }
 
 export interface DoctorProgress {
@@ -51,6 +55,8 @@ export async function runDoctor(
         return {host: host.name, connected: false, connectError: (e as Error).message}
       }
     })
+    // The cluster view runs beside the exposure probes: the nodes' own answer, through a hidden node on each host.
+    const clusterProbes = opts.cluster === false ? undefined : probeClusterAll({mesh, nodeName: name}, transports, opts.concurrency ?? 8)
     // Each host's public side is dialled from another connected host: 4369 and dist ports must not answer.
     await mapLimit(facts, opts.concurrency ?? 8, async (f, i) => {
       const target = mesh.hosts[i]
@@ -61,6 +67,7 @@ export async function runDoctor(
       f.exposure = await probeExposure(transports.get(from.name)!, target, [...new Set(ports)])
     })
     report = diagnose(mesh, {nowEpochS: Math.floor((opts.now ?? (() => Date.now() / 1000))()), hosts: facts}, {nodeName: name})
+    if (clusterProbes) report = withCluster(report, analyzeCluster({mesh, nodeName: name, cookiePath: meshCookiePath(mesh)}, report, await clusterProbes))
   } finally {
     // Bounded whatever the hosts do: a host that vanished after its probes is a note, never a hang.
     closeNotes = await closeAll([...transports.values()])

@@ -2,7 +2,7 @@
 // own checks. Each cell starts with a one-character mark, so the verdict survives without colour
 // (pipes, CI logs, --no-color); colour is only added on top when the caller says the output is a TTY.
 import {escapeForTerminal as esc} from '../core/display.js'
-import type {Cell, DoctorReport, Verdict} from '../core/doctor.js'
+import type {Cell, DoctorReport, Finding, Verdict} from '../core/doctor.js'
 
 export interface MatrixOptions {
   color: boolean
@@ -25,7 +25,7 @@ export function cellText(cell: Cell, diagonal: boolean, maxCell = 12): string {
   return `${MARK[cell.verdict]} ${diagonal ? `[${label}]` : label}`
 }
 
-export function renderMatrix(report: DoctorReport, opts: MatrixOptions): string {
+export function renderMatrix(report: Pick<DoctorReport, 'hosts' | 'matrix'>, opts: MatrixOptions): string {
   const maxCell = opts.maxCell ?? 12
   const names = report.hosts.map((h) => cut(h, 20))
   const texts = report.matrix.map((row, i) => row.map((c, j) => cellText(c, i === j, maxCell)))
@@ -45,7 +45,7 @@ export function renderMatrix(report: DoctorReport, opts: MatrixOptions): string 
 }
 
 /** Findings as indented text under the matrix: message, then the fix. No colour unless asked. */
-export function renderFindings(report: DoctorReport, opts: MatrixOptions): string {
+export function renderFindings(report: {findings: readonly (Omit<Finding, 'check'> & {check: string})[]}, opts: MatrixOptions): string {
   if (report.findings.length === 0) return 'All checks passed.\n'
   const sev = {critical: 'CRITICAL', fail: 'FAIL', warn: 'WARN'} as const
   const colour = {critical: ANSI.fail, fail: ANSI.fail, warn: ANSI.warn} as const

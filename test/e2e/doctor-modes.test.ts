@@ -50,7 +50,8 @@ test('doctor modes: naming name and EPMD-less distribution on a real lab mesh', 
       assert.equal(r.status, 0, `apply: ${r.stdout}${r.stderr}`)
     }
     const doctor = async (inv: string) => {
-      const r = await mesh(['doctor', '-i', inv, '--state', stateDir, '--json'])
+      // --no-cluster: these nodes are not clustered on purpose; doctor-cluster.test.ts covers the cluster view.
+      const r = await mesh(['doctor', '-i', inv, '--state', stateDir, '--json', '--no-cluster'])
       try {
         return {status: r.status, report: JSON.parse(r.stdout) as DoctorReport}
       } catch {
