@@ -22,7 +22,7 @@ export function meshCookiePath(_mesh: Mesh): string {
 }
 
 /** Whole probe, erl start-up included (a loaded host takes a few seconds to boot a VM). */
-export const CLUSTER_PROBE_TIMEOUT_MS = 60_000
+export const CLUSTER_PROBE_TIMEOUT_MS = 75_000
 
 /**
  * The Erlang side. The handshake's failure reason is not returned by connect_node, so dist_util's
@@ -30,7 +30,7 @@ export const CLUSTER_PROBE_TIMEOUT_MS = 60_000
  * term. The `@@timeout` guard halts the VM whatever happens (net_setuptime bounds the dial itself).
  */
 const EVAL = `T = list_to_atom(os:getenv("MESH_NODE")),
-spawn(fun() -> timer:sleep(40000), io:format("@@timeout~n"), halt(3) end),
+spawn(fun() -> timer:sleep(50000), io:format("@@timeout~n"), halt(3) end),
 code:ensure_loaded(dist_util),
 erlang:trace_pattern({dist_util, shutdown, 4}, true, [local]),
 erlang:trace(new_processes, true, [call, {tracer, self()}]),
@@ -39,7 +39,7 @@ io:format("@@connect ~s~n", [C]),
 Tag = fun(X) when is_atom(X) -> X; (X) when is_tuple(X), is_atom(element(1, X)) -> element(1, X); (_) -> other end,
 case C of
   true ->
-    case rpc:call(T, erlang, nodes, [], 5000) of
+    case rpc:call(T, erlang, nodes, [], 15000) of
       L when is_list(L) -> io:format("@@nodes~s~n", [[[" ", atom_to_list(N)] || N <- L, is_atom(N)]]);
       E -> io:format("@@rpcfail ~s~n", [Tag(E)])
     end;
@@ -85,7 +85,7 @@ export function probeErlFlags(mesh: Mesh, host: MeshHost, probeName: string): st
   return [
     '-hidden', ...self, ...remoteErlFlags(mesh.beam).split(' '),
     ...(mesh.beam.epmd ? ['-start_epmd', 'false'] : []),
-    '-connect_all', 'false', '-kernel', 'dist_auto_connect', 'never', '-kernel', 'net_setuptime', '5',
+    '-connect_all', 'false', '-kernel', 'dist_auto_connect', 'never', '-kernel', 'net_setuptime', '15',
     ...(host.ipv4 ? [] : ['-proto_dist', 'inet6_tcp']),
   ]
 }
@@ -113,7 +113,17 @@ export async function probeCluster(t: Transport, host: MeshHost, ctx: ClusterPro
 }
 
 /** Every host with an SSH session; hosts without one get no probe (their ssh finding says why). */
-export async function probeClusterAll(ctx: ClusterProbeContext, transports: Map<string, Transport>, concurrency: number): Promise<ClusterProbeFact[]> {
+export async function probeClusterAll(
+  ctx: ClusterProbeContext,
+  transports: Map<string, Transport>,
+  concurrency: number,
+  progress: {step(host: string, message: string): void} = {step() {}},
+): Promise<ClusterProbeFact[]> {
   const reachable = ctx.mesh.hosts.filter((h) => transports.has(h.name))
-  return mapLimit(reachable, concurrency, (h) => probeCluster(transports.get(h.name)!, h, ctx))
+  return mapLimit(reachable, concurrency, async (h) => {
+    progress.step(h.name, 'asking the node whom it is connected to')
+    const fact = await probeCluster(transports.get(h.name)!, h, ctx)
+    progress.step(h.name, 'done')
+    return fact
+  })
 }

@@ -56,7 +56,7 @@ export async function runDoctor(
       }
     })
     // The cluster view runs beside the exposure probes: the nodes' own answer, through a hidden node on each host.
-    const clusterProbes = opts.cluster === false ? undefined : probeClusterAll({mesh, nodeName: name}, transports, opts.concurrency ?? 8)
+    const clusterProbes = opts.cluster === false ? undefined : probeClusterAll({mesh, nodeName: name}, transports, opts.concurrency ?? 8, progress)
     // Each host's public side is dialled from another connected host: 4369 and dist ports must not answer.
     await mapLimit(facts, opts.concurrency ?? 8, async (f, i) => {
       const target = mesh.hosts[i]

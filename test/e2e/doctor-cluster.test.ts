@@ -53,6 +53,7 @@ async function doctorUntil(what: string, ok: (r: Report) => boolean, tries = 5) 
   for (let i = 0; i < tries; i++) {
     last = await doctor()
     if (last.report.cluster && ok(last.report)) return last
+    if (process.env.DOCTOR_E2E_VERBOSE) console.error(`${what}: not yet\n${show(last.report)}`)
     await sleep(2000)
   }
   assert.fail(`${what}: not reached after ${tries} doctor runs (exit ${last!.status})\n${show(last!.report)}`)
@@ -116,7 +117,7 @@ async function killNode(host: string) {
 const answered = (r: Report) => r.cluster.probes.length === 3 && r.cluster.probes.every((p) => p.status !== 'failed')
 const full = (r: Report) => r.healthy && r.cluster.findings.length === 0 && r.cluster.matrix.flat().every((c) => c.verdict === 'ok')
 
-describe('doctor: the cluster as the nodes see it', {timeout: 900_000}, () => {
+describe('doctor: the cluster as the nodes see it', {timeout: 1_800_000}, () => {
   before(async () => {
     if (labSkipReason()) return
     lab = await startLabWaiting(3, {})
