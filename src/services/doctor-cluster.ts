@@ -7,18 +7,16 @@
 // so it is never in argv, in the output or on the wire to the controller.
 import {randomBytes} from 'node:crypto'
 
-import {BEAM_PATHS, remoteErlFlags} from '../core/beam.js'
+import {remoteErlFlags} from '../core/beam.js'
+import {beamPaths} from '../core/beam-paths.js'
 import {ClusterProbeFact, parseClusterProbe} from '../core/cluster-facts.js'
 import {Mesh, MeshHost} from '../core/model.js'
 import {Transport} from '../remote/transport.js'
 import {mapLimit} from './limit.js'
 
-/**
- * The mesh cookie file on a host: the one place that knows where it lives (the BEAM files may move to a
- * per-interface folder; the cluster probe follows through here).
- */
-export function meshCookiePath(_mesh: Mesh): string {
-  return BEAM_PATHS.cookie
+/** The mesh cookie file on a host (/etc/beam-mesh/<interface>/cookie): the one place the probe takes it from. */
+export function meshCookiePath(mesh: Mesh): string {
+  return beamPaths(mesh.interface).cookie
 }
 
 /** Whole probe, erl start-up included (a loaded host takes a few seconds to boot a VM). */
@@ -83,8 +81,8 @@ HOME=$d "$erl" $boot "$@" -noshell -noinput -eval "$code"`
 export function probeErlFlags(mesh: Mesh, host: MeshHost, probeName: string): string[] {
   const self = mesh.beam.naming === 'name' ? ['-name', `${probeName}@${host.ipv4}`] : ['-sname', probeName]
   return [
+    // The flags of a release's short-lived nodes: -dist_listen false -start_epmd false (+ the fixed port without EPMD).
     '-hidden', ...self, ...remoteErlFlags(mesh.beam).split(' '),
-    ...(mesh.beam.epmd ? ['-start_epmd', 'false'] : []),
     '-connect_all', 'false', '-kernel', 'dist_auto_connect', 'never', '-kernel', 'net_setuptime', '15',
     ...(host.ipv4 ? [] : ['-proto_dist', 'inet6_tcp']),
   ]

@@ -69,12 +69,12 @@ async function run(host: string, script: string, env: Record<string, string> = {
 const home = (cookieFile: string) => `h=$(mktemp -d); cp ${cookieFile} $h/.erlang.cookie; chmod 400 $h/.erlang.cookie; export HOME=$h; `
 
 /** libcluster's Epmd strategy, once: connect to every node listed in libcluster.exs (itself included: a no-op). */
-const JOIN = `{ok, B} = file:read_file("/etc/beam-mesh/libcluster.exs"),
+const JOIN = `{ok, B} = file:read_file("/etc/beam-mesh/wg0/libcluster.exs"),
 {match, Ns} = re:run(B, ":\\"([^\\"]+)\\"", [global, {capture, all_but_first, list}]),
 [net_kernel:connect_node(list_to_atom(N)) || [N] <- Ns].`
 
-async function startNode(host: string, cookieFile = '/etc/beam-mesh/cookie') {
-  await run(host, `RELEASE_COMMAND=start; . /etc/beam-mesh/env.sh; ${home(cookieFile)}` +
+async function startNode(host: string, cookieFile = '/etc/beam-mesh/wg0/cookie') {
+  await run(host, `RELEASE_COMMAND=start; . /etc/beam-mesh/wg0/env.sh; ${home(cookieFile)}` +
     'erl $ELIXIR_ERL_OPTIONS -$RELEASE_DISTRIBUTION $RELEASE_NODE -connect_all false -noshell -detached -eval "$JOIN"', {JOIN})
   const deadline = Date.now() + 20_000
   while (Date.now() < deadline) {
@@ -88,7 +88,7 @@ async function startNode(host: string, cookieFile = '/etc/beam-mesh/cookie') {
 async function onNode(host: string, expr: string): Promise<string> {
   const code = 'T = list_to_atom(os:getenv("RELEASE_NODE")), {ok, Ts, _} = erl_scan:string(os:getenv("EXPR")), {ok, Es} = erl_parse:parse_exprs(Ts), ' +
     'R = case rpc:call(T, erl_eval, exprs, [Es, []], 10000) of {value, V, _} -> V; E -> E end, io:format("~p~n", [R]), halt().'
-  return (await run(host, `RELEASE_COMMAND=rpc; . /etc/beam-mesh/env.sh; ${home('/etc/beam-mesh/cookie')}` +
+  return (await run(host, `RELEASE_COMMAND=rpc; . /etc/beam-mesh/wg0/env.sh; ${home('/etc/beam-mesh/wg0/cookie')}` +
     'erl $ELIXIR_ERL_OPTIONS -$RELEASE_DISTRIBUTION t$$ -hidden -noshell -eval "$CODE"', {CODE: code, EXPR: expr})).trim()
 }
 

@@ -39,7 +39,7 @@ function probes(links: Record<string, string[]> = {}): ClusterProbeFact[] {
   return NAMES.map((h) => ({host: h, node: node(h), status: 'ok', nodes: (links[h] ?? NAMES.filter((x) => x !== h)).map(node)}))
 }
 
-const ctx = {mesh: mesh(), nodeName: (h: {name: string}) => node(h.name), cookiePath: '/etc/beam-mesh/cookie'}
+const ctx = {mesh: mesh(), nodeName: (h: {name: string}) => node(h.name), cookiePath: '/etc/beam-mesh/wg0/cookie'}
 const checks = (r: ReturnType<typeof analyzeCluster>) => r.findings.map((f) => `${f.host}${f.peer ? `->${f.peer}` : ''} ${f.check}`)
 
 describe('cluster probe output parser', () => {
@@ -66,7 +66,7 @@ describe('cluster probe output parser', () => {
 
   it('no erl, no cookie file, a probe that died or timed out', () => {
     assert.deepEqual(parse('@@noerl PATH=/usr/bin:/bin\n'), {host: 'Host-B', node: 'app@Host-B', status: 'no-erl', erl: 'PATH=/usr/bin:/bin'})
-    assert.equal(parse('@@erl /usr/bin/erl\n@@nocookie /etc/beam-mesh/cookie\n').status, 'no-cookie')
+    assert.equal(parse('@@erl /usr/bin/erl\n@@nocookie /etc/beam-mesh/wg0/cookie\n').status, 'no-cookie')
     assert.match(parse('@@erl /usr/bin/erl\n', 1, 'boom\nlast line\n').detail!, /exited 1: last line/)
     assert.match(parse('@@erl /usr/bin/erl\n@@timeout\n', 3).detail!, /timed out/)
   })
@@ -109,7 +109,7 @@ describe('cluster analysis', () => {
     p[1] = {host: 'Host-B', node: 'app@Host-B', status: 'cookie', reason: 'recv_challenge_ack_failed'}
     const r = analyzeCluster(ctx, base(), p)
     assert.deepEqual(checks(r), ['Host-B cluster-cookie'])
-    assert.match(r.findings[0].message, /refuses the mesh cookie \(\/etc\/beam-mesh\/cookie\): the running node uses another cookie/)
+    assert.match(r.findings[0].message, /refuses the mesh cookie \(\/etc\/beam-mesh\/wg0\/cookie\): the running node uses another cookie/)
     assert.match(r.findings[0].hint, /restart the release/)
     assert.deepEqual(r.matrix[1][1], {verdict: 'fail', label: 'cookie'})
     assert.deepEqual(r.matrix[1][0], {verdict: 'unknown', label: '?'})
