@@ -60,7 +60,7 @@ async function doctorUntil(what: string, ok: (r: Report) => boolean, tries = 5) 
 }
 
 async function run(host: string, script: string, env: Record<string, string> = {}): Promise<string> {
-  const r = await lab.exec(host, ['sh', '-c', script], {env, timeoutMs: 60_000})
+  const r = await lab.exec(host, ['sh', '-c', script], {env, timeoutMs: 180_000})
   assert.equal(r.status, 0, `on ${host}: ${script}\n${r.stdout}${r.stderr}`)
   return r.stdout
 }
