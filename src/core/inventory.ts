@@ -7,6 +7,7 @@ import {FieldIssue, InventoryError} from './errors.js'
 import {FIXES, describePath} from './inventory-messages.js'
 import {loadInventoryYaml} from './inventory-yaml.js'
 import {InventoryCheck, validateInventory} from './inventory-validate.js'
+import {checkHostNames} from './name-rules.js'
 import {HOST_LABEL, canonicalIp, isDnsName, isIp, parseSshTarget} from './names.js'
 
 export {type SshTarget, canonicalIp, parseSshTarget} from './names.js'
@@ -228,5 +229,6 @@ function checkSemantics(inv: Inventory): FieldIssue[] {
       })
     }
   })
+  issues.push(...checkHostNames(inv.hosts))
   return issues
 }
