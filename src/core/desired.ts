@@ -1,4 +1,5 @@
 // The desired state of each host: the files we own on it and the /etc/hosts block. Pure.
+import {MeshNames, meshNames} from './hosts-shadow.js'
 import {Mesh, MeshHost} from './model.js'
 import {PeerSecrets, renderHostsBlock, renderWgConfig} from './render.js'
 
@@ -45,6 +46,8 @@ export interface HostDesired {
   wgConfig: DesiredFile
   /** The marked block spliced into /etc/hosts. */
   hostsBlock: string
+  /** The names the block maps and their addresses: other /etc/hosts lines must not map them elsewhere. */
+  meshNames?: MeshNames
   /** Further files owned by beam-mesh on this host (firewall, BEAM artifacts). */
   extraFiles: DesiredFile[]
   /** Every path beam-mesh may own here besides the wg config: one present but not in extraFiles is retired. */
@@ -65,6 +68,7 @@ export const wgConfigPath = (iface: string) => `/etc/wireguard/${iface}.conf`
 
 export function desiredState(mesh: Mesh, opts: DesiredOptions): HostDesired[] {
   const hostsBlock = renderHostsBlock(mesh)
+  const names = meshNames(mesh)
   return mesh.hosts.map((host) => {
     const privateKey = opts.privateKeys.get(host.name)
     if (!privateKey) throw new Error(`no private key for ${host.name}`)
@@ -73,6 +77,7 @@ export function desiredState(mesh: Mesh, opts: DesiredOptions): HostDesired[] {
       host,
       wgConfig: {path: wgConfigPath(mesh.interface), content: renderWgConfig(mesh, host, privateKey, secrets), mode: 0o600, secret: true},
       hostsBlock,
+      meshNames: names,
       extraFiles: opts.extraFiles?.(host) ?? [],
       managed: opts.managed ?? [],
     }

@@ -1,8 +1,7 @@
 // Planning (pyinfra style): facts gathered from a host + its desired state -> the changes to make.
 // Pure: no I/O. An empty plan means the host is already as desired and nothing will be touched.
 import {DesiredFile, HostDesired, isOwned} from './desired.js'
-import {hostsMarkers} from './render.js'
-import {spliceBlock} from './hostsfile.js'
+import {HostsLineChanges, planHostsFile} from './hosts-plan.js'
 import {WgChange, changedInterfaceKeys, classifyWgChange, normalizeList, parseWgQuick} from './wgconf.js'
 
 export const HOSTS_PATH = '/etc/hosts'
@@ -71,6 +70,8 @@ export interface HostPlan {
   reactivate: {path: string; activate: string[]}[]
   /** Changes that interrupt traffic (shown in the plan so nobody is surprised). */
   disruptive: boolean
+  /** /etc/hosts lines outside the block that this run neutralizes or restores (absent: none). */
+  hostsLines?: HostsLineChanges
 }
 
 export const isNoop = (p: HostPlan) => p.files.length === 0 && p.iface.kind === 'none' && !p.enableUnit && p.reactivate.length === 0
@@ -138,10 +139,9 @@ export function planHost(desired: HostDesired, facts: HostFacts, iface: string):
   }
   files.push(...retiredFiles(desired, facts))
 
-  const {begin, end} = hostsMarkers(iface)
-  const hostsAfter = spliceBlock(facts.hosts, desired.hostsBlock, begin, end, `${desired.host.name}:${HOSTS_PATH}`)
-  if (hostsAfter !== facts.hosts) {
-    files.push({path: HOSTS_PATH, kind: 'update', before: facts.hosts, after: hostsAfter, mode: 0o644, secret: false})
+  const hosts = planHostsFile(facts.hosts, desired.hostsBlock, desired.meshNames, iface, `${desired.host.name}:${HOSTS_PATH}`)
+  if (hosts.after !== facts.hosts) {
+    files.push({path: HOSTS_PATH, kind: 'update', before: facts.hosts, after: hosts.after, mode: 0o644, secret: false})
   }
 
   const wg = desired.wgConfig
@@ -161,5 +161,6 @@ export function planHost(desired: HostDesired, facts: HostFacts, iface: string):
       .filter((f) => f.activate && facts.inactive?.has(f.path) && !files.some((c) => c.path === f.path))
       .map((f) => ({path: f.path, activate: f.activate!})),
     disruptive: action.kind === 'restart',
+    ...(hosts.neutralized.length || hosts.restored.length ? {hostsLines: {neutralized: hosts.neutralized, restored: hosts.restored}} : {}),
   }
 }

@@ -1,8 +1,7 @@
 // Tearing a removed host down (pure): facts gathered from it -> the steps that take beam-mesh off it.
 // An empty plan means the host is already clean; only state.json then changes (teardownPending=false).
 import {HostFacts, HOSTS_PATH} from './plan.js'
-import {removeBlock} from './hostsfile.js'
-import {hostsMarkers} from './render.js'
+import {teardownHostsFile} from './hosts-plan.js'
 import {peerNames} from './wgconf.js'
 
 export type TeardownStep =
@@ -10,7 +9,8 @@ export type TeardownStep =
   | {kind: 'disable-unit'}
   | {kind: 'firewall'; table: string}
   | {kind: 'remove'; path: string}
-  | {kind: 'hosts'; before: string; after: string}
+  /** restored: the lines outside the block that apply had neutralized, back as they were. */
+  | {kind: 'hosts'; before: string; after: string; restored: string[]}
 
 export interface TeardownPlan {
   name: string
@@ -29,9 +29,8 @@ export function planTeardown(name: string, facts: HostFacts, paths: string[], if
   // Our firewall file present -> our nft table was loaded from it: unload it before the file goes.
   for (const fw of firewalls) if ((facts.files.get(fw.path) ?? null) !== null) steps.push({kind: 'firewall', table: fw.table})
   for (const path of paths) if ((facts.files.get(path) ?? null) !== null) steps.push({kind: 'remove', path})
-  const {begin, end} = hostsMarkers(iface)
-  const after = removeBlock(facts.hosts, begin, end, `${name}:${HOSTS_PATH}`)
-  if (after !== facts.hosts) steps.push({kind: 'hosts', before: facts.hosts, after})
+  const {after, restored} = teardownHostsFile(facts.hosts, iface, `${name}:${HOSTS_PATH}`)
+  if (after !== facts.hosts) steps.push({kind: 'hosts', before: facts.hosts, after, restored})
   return {name, steps}
 }
 
@@ -46,7 +45,7 @@ export function describeStep(step: TeardownStep, iface: string): string {
     case 'remove':
       return `remove ${step.path}`
     case 'hosts':
-      return `remove the beam-mesh block from ${HOSTS_PATH}`
+      return `remove the beam-mesh block from ${HOSTS_PATH}${step.restored.length ? ` and restore ${step.restored.length} line(s) it had neutralized (${step.restored.map((l) => JSON.stringify(l)).join(', ')})` : ''}`
   }
 }
 

@@ -69,6 +69,7 @@ export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts:
       files: written.map((w) => ({path: w.change.path, kind: w.change.kind, how: w.how})),
       iface: plan.iface.kind,
       disruptive: plan.disruptive,
+      ...(plan.hostsLines ? {hostsLines: plan.hostsLines} : {}),
       notes,
     }
   } catch (e) {

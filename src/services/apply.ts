@@ -68,6 +68,8 @@ export interface HostResult {
   disruptive: boolean
   error?: string
   notes: string[]
+  /** /etc/hosts lines outside the block neutralized (mesh names mapped elsewhere) or restored by this run. */
+  hostsLines?: HostPlan['hostsLines']
 }
 
 export interface ApplyResult {
@@ -176,6 +178,7 @@ export function describePlan(plan: HostPlan): Omit<HostResult, 'status'> {
     files: plan.files.map((f) => ({path: f.path, kind: f.kind})),
     iface: plan.iface.kind,
     disruptive: plan.disruptive,
+    ...(plan.hostsLines ? {hostsLines: plan.hostsLines} : {}),
     notes: [
       ...(plan.iface.kind === 'none' ? [] : [plan.iface.reason]),
       ...plan.reactivate.map((r) => `${r.path} was not in effect: re-activated`),

@@ -2,7 +2,7 @@
 import {structuredPatch} from 'diff'
 
 import {escapeForTerminal as esc} from '../core/display.js'
-import {FileChange, HostPlan, isNoop} from '../core/plan.js'
+import {FileChange, HOSTS_PATH, HostPlan, isNoop} from '../core/plan.js'
 import {describePeerDelta, describeTeardown, peerDelta} from '../core/teardown.js'
 import {redactSecrets} from '../core/wgconf.js'
 import {commandLine} from '../remote/transport.js'
@@ -56,6 +56,16 @@ function metaChange(f: FileChange): string {
   ].filter(Boolean).join(', ')
 }
 
+/** Why lines outside the block change: each neutralized line with the names it mapped elsewhere, each restored one. */
+function hostsLineNotes(plan: HostPlan, style: Style): string[] {
+  const n = plan.hostsLines?.neutralized ?? []
+  const r = plan.hostsLines?.restored ?? []
+  return [
+    ...n.map((l) => `    ${style.yellow(`neutralize line ${l.line}: it maps ${l.names.join(', ')} to ${l.address}, not the mesh address`)}: ${esc(JSON.stringify(l.text))}`),
+    ...r.map((t) => `    ${style.yellow('restore a line no longer in conflict with the mesh')}: ${esc(JSON.stringify(t))}`),
+  ]
+}
+
 export function renderHostPlan(plan: HostPlan, style: Style, withDiff: boolean): string[] {
   if (isNoop(plan)) return [`${style.bold(plan.name)}: no changes`]
   const lines = [`${style.bold(plan.name)}:`]
@@ -69,6 +79,7 @@ export function renderHostPlan(plan: HostPlan, style: Style, withDiff: boolean):
     lines.push(`  ${f.kind === 'create' ? style.green('+') : style.yellow('~')} ${f.path}${f.kind === 'create' ? ' (new)' : ''}${meta ? ` (${meta})` : ''}`)
     const peers = f.path.endsWith('.conf') && f.secret && f.before !== null ? describePeerDelta(peerDelta(f.before, f.after)) : null
     if (peers) lines.push(`    ${style.yellow(peers)}`)
+    if (f.path === HOSTS_PATH) lines.push(...hostsLineNotes(plan, style))
     if (withDiff) lines.push(...renderFileDiff(f, style))
   }
   if (plan.iface.kind !== 'none') {
