@@ -2,6 +2,7 @@
 // Host checks look at one host; pair checks look at what host A saw of peer B.
 import {beamPaths} from './beam-paths.js'
 import type {HostFacts, LinkFacts} from './doctor-facts.js'
+import {resolutionHostChecks, resolutionPairChecks} from './doctor-resolution.js'
 import type {Mesh, MeshHost} from './model.js'
 import {wgAlias} from './model.js'
 import {REJECT_AFTER_TIME_S, handshakeAge} from './wgdump.js'
@@ -11,6 +12,7 @@ export type Severity = 'critical' | 'fail' | 'warn'
 export type CheckId =
   | 'ssh' | 'hostname' | 'wg-interface' | 'wg-key' | 'wg-port' | 'hosts-shadow' | 'epmd-local' | 'node-registered'
   | 'exposure-epmd' | 'exposure-dist' | 'wg-peer' | 'handshake' | 'resolve' | 'ping' | 'epmd-reach' | 'dist-reach' | 'dist-name'
+  | 'hosts-block' | 'self-resolve' | 'self-reach'
 
 export interface Finding {
   severity: Severity
@@ -36,6 +38,8 @@ const f = (severity: Severity, host: string, check: CheckId, label: string, mess
 
 const alive = (ctx: CheckContext, h: MeshHost) => ctx.nodeName(h).split('@')[0]
 const applyHint = (host: string) => `mesh apply --hosts ${host}`
+/** Hints that start epmd or a node carry the tunnel's addresses, never a bind to every interface. */
+const meshAddrs = (h: MeshHost) => [h.ipv4, h.ipv6].filter(Boolean).join(',')
 
 export function hostChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts): Finding[] {
   const out: Finding[] = []
@@ -61,16 +65,13 @@ export function hostChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts):
       out.push(f('fail', n, 'wg-port', 'wg port', `${iface} listens on UDP ${i.listenPort}, peers send to ${host.listenPort}`, applyHint(n)))
     }
   }
-  if (facts.loopbackShadow?.length) {
-    out.push(f('warn', n, 'hosts-shadow', '127.0.1.1', `/etc/hosts maps ${n} to 127.0.1.1 ("${facts.loopbackShadow[0]}"), shadowing its tunnel address from the mesh block on this host`,
-      `delete or comment out the 127.0.1.1 ${n} line in /etc/hosts on ${n} (the mesh block already names the host)`))
-  }
+  out.push(...resolutionHostChecks(ctx, host, facts))
   if (ctx.mesh.beam.epmd && facts.localEpmd) {
     const e = facts.localEpmd
     if (e.state !== 'open') {
-      out.push(f('fail', n, 'epmd-local', 'no epmd', `epmd is not running on ${n} (127.0.0.1:4369 ${e.state}${e.detail ? `: ${e.detail}` : ''})`, 'start the release (it starts epmd), or run: epmd -daemon'))
+      out.push(f('fail', n, 'epmd-local', 'no epmd', `epmd is not running on ${n} (127.0.0.1:4369 ${e.state}${e.detail ? `: ${e.detail}` : ''})`, `start the release with ${BEAM_PATHS.envSh} sourced (it binds epmd to the tunnel), or on ${n}: epmd -daemon -address ${meshAddrs(host)} (without -address, epmd listens on every interface)`))
     } else if (e.nodes && !e.nodes.some((x) => x.name === alive(ctx, host))) {
-      out.push(f('fail', n, 'node-registered', 'no node', `epmd on ${n} knows ${e.nodes.map((x) => x.name).join(', ') || 'no nodes'}, not "${alive(ctx, host)}"`, `start the release on ${n} with -${ctx.mesh.beam.naming} ${ctx.nodeName(host)}`))
+      out.push(f('fail', n, 'node-registered', 'no node', `epmd on ${n} knows ${e.nodes.map((x) => x.name).join(', ') || 'no nodes'}, not "${alive(ctx, host)}"`, `start the release on ${n} with ${BEAM_PATHS.envSh} sourced (RELEASE_NODE=${ctx.nodeName(host)}), or: erl -${ctx.mesh.beam.naming} ${ctx.nodeName(host)} -args_file ${BEAM_PATHS.vmArgs} (binds distribution to ${host.ipv4 ?? host.ipv6})`))
     }
   }
   out.push(...exposureChecks(ctx, host, facts))
@@ -82,12 +83,12 @@ function exposureChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts): Fi
   const where = host.endpoint
   if (facts.exposure?.epmd === 'open') {
     out.push(f('critical', host.name, 'exposure-epmd', 'EPMD pub', `EPMD (4369/tcp) answers on the public address ${where}: anyone can list the nodes and try cookies`,
-      'set beam.firewall: true in the inventory and run mesh apply, or bind epmd to the tunnel: ERL_EPMD_ADDRESS=<wg address>'))
+      `set beam.firewall: true in the inventory and run mesh apply, or restart epmd bound to the tunnel: stop it, then start the release with ${BEAM_PATHS.envSh} sourced (ERL_EPMD_ADDRESS=${meshAddrs(host)})`))
   }
   const open = (facts.exposure?.dist ?? []).filter((d) => d.state === 'open').map((d) => d.port)
   if (open.length) {
     out.push(f('critical', host.name, 'exposure-dist', 'dist pub', `Erlang distribution port(s) ${open.join(', ')} answer on the public address ${where}`,
-      `set beam.firewall: true and run mesh apply, or bind the node to the tunnel (-kernel inet_dist_use_interface); ports ${ctx.mesh.beam.distPortMin}-${ctx.mesh.beam.distPortMax} belong on ${ctx.mesh.interface} only`))
+      `set beam.firewall: true and run mesh apply, or restart the node with -args_file ${BEAM_PATHS.vmArgs} (inet_dist_use_interface ${host.ipv4 ?? host.ipv6}); ports ${ctx.mesh.beam.distPortMin}-${ctx.mesh.beam.distPortMax} belong on ${ctx.mesh.interface} only`))
   }
   return out
 }
@@ -122,6 +123,8 @@ export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, fact
 }
 
 function resolveChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, facts: HostFacts): Finding[] {
+  if (facts.answers) return resolutionPairChecks(ctx, from, to, facts)
+  // Facts without full answer lists (first answer only): compare that one.
   const out: Finding[] = []
   const expect: [string, string | null][] = [[to.name, to.ipv4 ?? to.ipv6 ?? null], [wgAlias(to.name), to.endpointIp]]
   for (const [name, want] of expect) {

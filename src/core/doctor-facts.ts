@@ -4,6 +4,8 @@
 // facts can end up in --json (the wg dump is already stripped of the private key).
 import type {EpmdNode} from './epmd.js'
 import type {GetentAnswer, HostnameFact} from './facts.js'
+import type {ShadowLine} from './hosts-shadow.js'
+import type {BlockState, NameAnswers} from './resolution-facts.js'
 import type {WgDump} from './wgdump.js'
 
 /** open = TCP accepted; closed = refused (nothing listens); filtered = no answer (dropped). */
@@ -57,8 +59,14 @@ export interface HostFacts {
   wg?: WgDump | null
   /** getent answers on this host, keyed by the name asked (`Host-B`, `Host-B-wg`); null = does not resolve. */
   resolve?: Record<string, GetentAnswer | null>
-  /** /etc/hosts lines mapping this host's own name to 127.0.1.1 (findLoopbackShadow). */
-  loopbackShadow?: string[]
+  /** Every answer for every mesh name: getent ahostsv4/ahostsv6, and Erlang's inet:getaddr/getaddrs where erl is installed. */
+  answers?: NameAnswers[]
+  /** /etc/hosts lines outside our block that map a mesh name elsewhere (findShadows, other meshes' blocks included). */
+  shadows?: ShadowLine[]
+  /** Our block in /etc/hosts, compared with the rendered one. */
+  hostsBlock?: BlockState
+  /** NAMES to the host's own mesh address from the host: what a release command that dials the node by name reaches. */
+  selfEpmd?: EpmdProbeFact
   /** NAMES to 127.0.0.1:4369 on the host itself. */
   localEpmd?: EpmdProbeFact
   /** Per peer (inventory name) -> what this host saw of it. */

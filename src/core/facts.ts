@@ -63,18 +63,3 @@ export function parseHostname(stdout: string): Parsed<HostnameFact> {
   const hostname = lines[0].replace(/\.$/, '')
   return parsed({hostname, short: hostname.split('.')[0]})
 }
-
-/**
- * Lines of /etc/hosts that map `name` to 127.0.1.1 (Debian's installer adds one for the
- * hostname). Outside our block they come first, so libc answers 127.0.1.1 for the host's own
- * name and shadows the tunnel address our block gives it.
- */
-export function findLoopbackShadow(hostsFile: string, name: string): string[] {
-  return hostsFile
-    .split('\n')
-    .map((l) => l.replace(/#.*/, '').trim())
-    .filter((l) => {
-      const [addr, ...names] = l.split(/\s+/)
-      return addr === '127.0.1.1' && names.includes(name)
-    })
-}

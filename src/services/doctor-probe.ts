@@ -3,8 +3,11 @@
 import type {Duplex} from 'node:stream'
 
 import {DistProbeFact, EpmdProbeFact, HostFacts, LinkFacts, PortState, portStateOf} from '../core/doctor-facts.js'
-import {findLoopbackShadow, parseGetent, parseHostname} from '../core/facts.js'
+import {parseHostname} from '../core/facts.js'
+import {findShadows, meshNames} from '../core/hosts-shadow.js'
 import {Mesh, MeshHost, wgAlias} from '../core/model.js'
+import {hostsMarkers, renderHostsBlock} from '../core/render.js'
+import {ERL_RESOLVE_EXPR, NameAnswers, blockState, parseAhosts, parseErlAnswers} from '../core/resolution-facts.js'
 import {parseWgDump} from '../core/wgdump.js'
 import {distProbe} from '../remote/dist-probe.js'
 import {epmdNames} from '../remote/epmd-client.js'
@@ -13,10 +16,22 @@ import {Transport} from '../remote/transport.js'
 export const PROBE_TIMEOUT_MS = 3000
 const EPMD_PORT = 4369
 
-/** hostname, getent answers (family-specific, first line) and /etc/hosts in one round trip. */
-const NAMES_SCRIPT = `printf '@@hostname\\n'; hostname
-while [ $# -gt 1 ]; do fam=$1; name=$2; shift 2; printf '@@resolve %s\\n' "$name"; getent "ahosts$fam" "$name" | head -n 1; done
-printf '@@hosts\\n'; cat /etc/hosts`
+/**
+ * hostname, every getent answer per mesh name and family, /etc/hosts, and (where erl is installed) Erlang's own
+ * answers, in one round trip. Args: the Erlang expression, names..., --, name:family pairs for erl.
+ * erl runs without -sname: no distribution, no epmd started.
+ */
+const NAMES_SCRIPT = `expr=$1; shift
+printf '@@hostname\\n'; hostname
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+  printf '@@ahosts inet %s\\n' "$1"; getent ahostsv4 "$1"
+  printf '@@ahosts inet6 %s\\n' "$1"; getent ahostsv6 "$1"
+  shift
+done
+[ $# -gt 0 ] && shift
+printf '@@hosts\\n'; cat /etc/hosts
+if command -v erl >/dev/null 2>&1; then printf '@@erl\\n'; timeout 60 erl -noshell -noinput -eval "$expr" -extra "$@" 2>&1 </dev/null; fi
+exit 0`
 
 /** Pings in parallel; one "@@ping ip sent received" line each. */
 const PING_SCRIPT = `for ip in "$@"; do
@@ -82,18 +97,36 @@ export interface ProbeContext {
 }
 
 /** Everything one host can tell about itself and, through the tunnel, about its peers. */
+/** Every mesh name (own and peers', with the -wg aliases the block maps) and the families the block gives it. */
+function namesToAsk(mesh: Mesh): {getent: string[]; erl: string[]} {
+  const names = meshNames(mesh)
+  const all = mesh.hosts.flatMap((h) => [h.name, wgAlias(h.name)]).filter((n) => names.has(n.toLowerCase()))
+  const erl = all.flatMap((n) => [...new Set([...names.get(n.toLowerCase())!].map((a) => (a.includes(':') ? 'inet6' : 'inet')))].map((fam) => `${n}:${fam}`))
+  return {getent: all, erl}
+}
+
 export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext): Promise<HostFacts> {
   const peers = ctx.mesh.hosts.filter((h) => h.name !== host.name)
-  const names = peers.flatMap((p) => [family(meshIp(p)), p.name, ...(p.endpointIp ? [family(p.endpointIp), wgAlias(p.name)] : [])])
-  const namesOut = sections((await t.run(['sh', '-c', NAMES_SCRIPT, 'mesh', ...names])).stdout)
+  const ask = namesToAsk(ctx.mesh)
+  const namesOut = sections((await t.run(['sh', '-c', NAMES_SCRIPT, 'mesh', ERL_RESOLVE_EXPR, ...ask.getent, '--', ...ask.erl])).stdout)
   const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
-  const resolve: HostFacts['resolve'] = {}
+  const answers: NameAnswers[] = []
   for (const [key, lines] of namesOut) {
-    if (!key.startsWith('resolve ')) continue
-    const answer = parseGetent(lines.join('\n'))
-    resolve[key.slice('resolve '.length)] = answer.ok ? answer.value : null
+    const m = /^ahosts (inet6?) (\S+)$/.exec(key)
+    if (m) answers.push(parseAhosts(m[2], m[1] as 'inet' | 'inet6', lines.join('\n')))
+  }
+  if (namesOut.has('erl')) answers.push(...parseErlAnswers(namesOut.get('erl')!.join('\n')))
+  // The first getaddrinfo answer per peer name, as earlier doctors reported it.
+  const resolve: HostFacts['resolve'] = {}
+  for (const p of peers) {
+    for (const [name, ip] of [[p.name, meshIp(p)], [wgAlias(p.name), p.endpointIp]] as const) {
+      if (!ip) continue
+      const first = answers.find((a) => a.name === name && a.resolver.startsWith('getent') && a.family === (family(ip) === 'v6' ? 'inet6' : 'inet'))?.addresses[0]
+      resolve[name] = first ? {address: first, names: [name]} : null
+    }
   }
   const hostsFile = (namesOut.get('hosts') ?? []).join('\n')
+  const {begin, end} = hostsMarkers(ctx.mesh.interface)
 
   // Traffic first, so the handshakes read afterwards are fresh.
   const pingOut = (await t.run(['sh', '-c', PING_SCRIPT, 'mesh', ...peers.map(meshIp)])).stdout
@@ -127,8 +160,11 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext)
     hostname: hostname.ok ? hostname.value : undefined,
     wg,
     resolve,
-    loopbackShadow: findLoopbackShadow(hostsFile, host.name),
+    answers,
+    shadows: findShadows(hostsFile, meshNames(ctx.mesh), ctx.mesh.interface, {otherBlocks: true}),
+    hostsBlock: blockState(hostsFile, renderHostsBlock(ctx.mesh), begin, end),
     localEpmd: await probeEpmd(t, '127.0.0.1'),
+    ...(ctx.mesh.beam.epmd && wg ? {selfEpmd: await probeEpmd(t, meshIp(host))} : {}),
     links,
   }
 }

@@ -41,7 +41,6 @@ function healthy(): MeshFacts {
         [o.name, {address: o.ipv4!, names: [o.name]}],
         [`${o.name}-wg`, {address: o.endpointIp!, names: [`${o.name}-wg`]}],
       ])),
-      loopbackShadow: [],
       localEpmd: {state: 'open', nodes: [{name: 'app', port: 9100}]},
       links: Object.fromEntries(others.map((o) => [o.name, {
         ping: {sent: 3, received: 3},
@@ -162,16 +161,12 @@ describe('doctor verdicts', () => {
     assert.ok(r.healthy === false)
   })
 
-  it('hosts-file problems: wrong resolution and the 127.0.1.1 shadow', () => {
+  it('facts with first answers only (no full answer lists): a wrong first answer still fails', () => {
     const f = healthy()
     hostOf(f, 'Host-A').resolve!['Host-B'] = {address: '127.0.1.1', names: ['Host-B']}
     hostOf(f, 'Host-A').resolve!['Host-C-wg'] = null
-    hostOf(f, 'Host-B').loopbackShadow = ['127.0.1.1 Host-B']
     const r = diagnose(mesh(), f)
-    assert.deepEqual(r.findings.map((x) => [x.severity, x.host, x.check]), [
-      ['fail', 'Host-A', 'resolve'], ['fail', 'Host-A', 'resolve'], ['warn', 'Host-B', 'hosts-shadow'],
-    ])
-    assert.deepEqual(cell(r, 'Host-B', 'Host-B'), {verdict: 'warn', label: '127.0.1.1'})
+    assert.deepEqual(r.findings.map((x) => [x.severity, x.host, x.check]), [['fail', 'Host-A', 'resolve'], ['fail', 'Host-A', 'resolve']])
   })
 
   it('wrong key, missing peer, partial ping loss', () => {
@@ -226,7 +221,8 @@ describe('doctor verdicts in the other BEAM modes', () => {
     hostOf(f, 'Host-A').localEpmd = {state: 'open', nodes: [{name: 'other', port: 9100}]}
     const r = diagnose(withBeam({naming: 'name'}), f, byIp)
     assert.deepEqual(r.findings.map((x) => x.check), ['node-registered'])
-    assert.match(r.findings[0].hint, /with -name app@10\.77\.0\.1$/)
+    assert.match(r.findings[0].hint, /erl -name app@10\.77\.0\.1 -args_file /)
+    assert.doesNotMatch(r.findings[0].hint, /-sname/)
   })
 
   it('naming: name, another hostname: a warning only (the node name does not use it)', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {findLoopbackShadow, parseGetent, parseHostname} from '../../src/core/facts.js'
+import {parseGetent, parseHostname} from '../../src/core/facts.js'
 import {portStateOf} from '../../src/core/doctor-facts.js'
 
 describe('getent', () => {
@@ -29,14 +29,6 @@ describe('hostname', () => {
     assert.equal(parseHostname('\n').ok, false)
     assert.equal(parseHostname('two\nlines\n').ok, false)
     assert.equal(parseHostname('bad_name!\n').ok, false)
-  })
-})
-
-describe('127.0.1.1 shadow', () => {
-  const hosts = '127.0.0.1\tlocalhost\n127.0.1.1\tHost-B.example.com Host-B\n# 127.0.1.1 Host-C\n'
-  it('finds the Debian line for the host and ignores comments', () => {
-    assert.deepEqual(findLoopbackShadow(hosts, 'Host-B'), ['127.0.1.1\tHost-B.example.com Host-B'])
-    assert.deepEqual(findLoopbackShadow(hosts, 'Host-C'), [])
   })
 })
 
