@@ -69,9 +69,9 @@ export function hostChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts):
   if (ctx.mesh.beam.epmd && facts.localEpmd) {
     const e = facts.localEpmd
     if (e.state !== 'open') {
-      out.push(f('fail', n, 'epmd-local', 'no epmd', `epmd is not running on ${n} (127.0.0.1:4369 ${e.state}${e.detail ? `: ${e.detail}` : ''})`, `start the release with ${BEAM_PATHS.envSh} sourced (it binds epmd to the tunnel), or on ${n}: epmd -daemon -address ${meshAddrs(host)} (without -address, epmd listens on every interface)`))
+      out.push(f('fail', n, 'epmd-local', 'no epmd', `epmd is not running on ${n} (127.0.0.1:4369 ${e.state}${e.detail ? `: ${e.detail}` : ''})`, `start the release with ${beamPaths(ctx.mesh.interface).envSh} sourced (it binds epmd to the tunnel), or on ${n}: epmd -daemon -address ${meshAddrs(host)} (without -address, epmd listens on every interface)`))
     } else if (e.nodes && !e.nodes.some((x) => x.name === alive(ctx, host))) {
-      out.push(f('fail', n, 'node-registered', 'no node', `epmd on ${n} knows ${e.nodes.map((x) => x.name).join(', ') || 'no nodes'}, not "${alive(ctx, host)}"`, `start the release on ${n} with ${BEAM_PATHS.envSh} sourced (RELEASE_NODE=${ctx.nodeName(host)}), or: erl -${ctx.mesh.beam.naming} ${ctx.nodeName(host)} -args_file ${BEAM_PATHS.vmArgs} (binds distribution to ${host.ipv4 ?? host.ipv6})`))
+      out.push(f('fail', n, 'node-registered', 'no node', `epmd on ${n} knows ${e.nodes.map((x) => x.name).join(', ') || 'no nodes'}, not "${alive(ctx, host)}"`, `start the release on ${n} with ${beamPaths(ctx.mesh.interface).envSh} sourced (RELEASE_NODE=${ctx.nodeName(host)}), or: erl -${ctx.mesh.beam.naming} ${ctx.nodeName(host)} -args_file ${beamPaths(ctx.mesh.interface).vmArgs} (binds distribution to ${host.ipv4 ?? host.ipv6})`))
     }
   }
   out.push(...exposureChecks(ctx, host, facts))
@@ -83,12 +83,12 @@ function exposureChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts): Fi
   const where = host.endpoint
   if (facts.exposure?.epmd === 'open') {
     out.push(f('critical', host.name, 'exposure-epmd', 'EPMD pub', `EPMD (4369/tcp) answers on the public address ${where}: anyone can list the nodes and try cookies`,
-      `set beam.firewall: true in the inventory and run mesh apply, or restart epmd bound to the tunnel: stop it, then start the release with ${BEAM_PATHS.envSh} sourced (ERL_EPMD_ADDRESS=${meshAddrs(host)})`))
+      `set beam.firewall: true in the inventory and run mesh apply, or restart epmd bound to the tunnel: stop it, then start the release with ${beamPaths(ctx.mesh.interface).envSh} sourced (ERL_EPMD_ADDRESS=${meshAddrs(host)})`))
   }
   const open = (facts.exposure?.dist ?? []).filter((d) => d.state === 'open').map((d) => d.port)
   if (open.length) {
     out.push(f('critical', host.name, 'exposure-dist', 'dist pub', `Erlang distribution port(s) ${open.join(', ')} answer on the public address ${where}`,
-      `set beam.firewall: true and run mesh apply, or restart the node with -args_file ${BEAM_PATHS.vmArgs} (inet_dist_use_interface ${host.ipv4 ?? host.ipv6}); ports ${ctx.mesh.beam.distPortMin}-${ctx.mesh.beam.distPortMax} belong on ${ctx.mesh.interface} only`))
+      `set beam.firewall: true and run mesh apply, or restart the node with -args_file ${beamPaths(ctx.mesh.interface).vmArgs} (inet_dist_use_interface ${host.ipv4 ?? host.ipv6}); ports ${ctx.mesh.beam.distPortMin}-${ctx.mesh.beam.distPortMax} belong on ${ctx.mesh.interface} only`))
   }
   return out
 }

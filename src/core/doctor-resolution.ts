@@ -3,6 +3,7 @@
 // answer names the /etc/hosts line behind it. Pure.
 import type {CheckContext, CheckId, Finding} from './doctor-checks.js'
 import type {HostFacts} from './doctor-facts.js'
+import {beamPaths} from './beam-paths.js'
 import {ShadowLine, meshNames, neutralMark} from './hosts-shadow.js'
 import type {MeshHost} from './model.js'
 import {wgAlias} from './model.js'
@@ -80,7 +81,7 @@ export function resolutionHostChecks(ctx: CheckContext, host: MeshHost, facts: H
     const at = host.ipv4 ?? host.ipv6
     out.push({severity: 'fail', host: n, check: 'self-reach', label: 'self epmd',
       message: `${n} cannot reach its own epmd at its mesh address ${at}:4369 (${facts.selfEpmd.state}): release commands that dial ${ctx.nodeName(host)} fail with nodedown`,
-      hint: `restart epmd bound to the tunnel and loopback: stop the node and epmd, then start the release with /etc/beam-mesh/env.sh sourced (ERL_EPMD_ADDRESS=${[host.ipv4, host.ipv6].filter(Boolean).join(',')}); check that ${iface} is up first`})
+      hint: `restart epmd bound to the tunnel and loopback: stop the node and epmd, then start the release with ${beamPaths(iface).envSh} sourced (ERL_EPMD_ADDRESS=${[host.ipv4, host.ipv6].filter(Boolean).join(',')}); check that ${iface} is up first`})
   }
   return out
 }

@@ -59,8 +59,8 @@ async function doctorGreen(): Promise<void> {
 
 /** As the README says: env.sh sourced (EPMD on the tunnel), the cookie from /etc/beam-mesh, vm.args. */
 async function startNode(host: string): Promise<void> {
-  await on(host, '. /etc/beam-mesh/env.sh; h=$(mktemp -d); cp /etc/beam-mesh/cookie $h/.erlang.cookie; chmod 400 $h/.erlang.cookie; ' +
-    'HOME=$h erl -sname app -noshell -detached -args_file /etc/beam-mesh/vm.args')
+  await on(host, '. /etc/beam-mesh/wg0/env.sh; h=$(mktemp -d); cp /etc/beam-mesh/wg0/cookie $h/.erlang.cookie; chmod 400 $h/.erlang.cookie; ' +
+    'HOME=$h erl -sname app -noshell -detached -args_file /etc/beam-mesh/wg0/vm.args')
   const deadline = Date.now() + 90_000
   while (Date.now() < deadline) {
     if (/^name app at port \d+/m.test((await lab!.exec(host, ['epmd', '-names'])).stdout)) return
@@ -77,8 +77,8 @@ async function askErlang(host: string, names: string[]): Promise<{answers: Map<s
   const expr = 'F = fun(T) -> case T of {ok, A} when is_tuple(A) -> [inet:ntoa(A)]; {ok, As} -> [inet:ntoa(X) || X <- As]; E -> [io_lib:format("~p", [E])] end end, ' +
     '[io:format("ANS ~s ~s ~s~n", [N, Fam, string:join(F(inet:getaddr(N, Fam)) ++ F(inet:getaddrs(N, Fam)), ",")]) || N <- string:split(os:getenv("NAMES"), " ", all), Fam <- [inet, inet6]], ' +
     'io:format("PING ~p~n", [net_adm:ping(list_to_atom("app@" ++ os:getenv("SELF")))]), halt().'
-  const out = await on(host, `. /etc/beam-mesh/env.sh; h=$(mktemp -d); cp /etc/beam-mesh/cookie $h/.erlang.cookie; chmod 400 $h/.erlang.cookie; ` +
-    `HOME=$h NAMES="${names.join(' ')}" SELF=${host} erl -sname probe$$ -hidden -noshell -args_file /etc/beam-mesh/vm.args -eval '${expr}'`)
+  const out = await on(host, `. /etc/beam-mesh/wg0/env.sh; h=$(mktemp -d); cp /etc/beam-mesh/wg0/cookie $h/.erlang.cookie; chmod 400 $h/.erlang.cookie; ` +
+    `HOME=$h NAMES="${names.join(' ')}" SELF=${host} erl -sname probe$$ -hidden -noshell -args_file /etc/beam-mesh/wg0/vm.args -eval '${expr}'`)
   const answers = new Map<string, string[]>()
   for (const m of out.matchAll(/^ANS (\S+) (\S+) (\S*)$/gm)) answers.set(`${m[1]} ${m[2]}`, m[3].split(','))
   return {answers, ping: /^PING (\S+)$/m.exec(out)?.[1] ?? `no ping line in: ${out}`}

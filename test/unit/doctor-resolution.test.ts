@@ -151,7 +151,7 @@ describe('doctor resolution checks', () => {
     assert.ok(r.findings.length >= 5)
     for (const x of r.findings) {
       assert.doesNotMatch(x.hint, /epmd -daemon(?! -address)/, `${x.check}: ${x.hint}`)
-      if (/-s?name app@/.test(x.hint)) assert.match(x.hint, /-s?name app@\S+ -args_file \/etc\/beam-mesh\/vm\.args/, `${x.check}: a bare -sname start listens everywhere: ${x.hint}`)
+      if (/-s?name app@/.test(x.hint)) assert.match(x.hint, /-s?name app@\S+ -args_file \/etc\/beam-mesh\/wg0\/vm\.args/, `${x.check}: a bare -sname start listens everywhere: ${x.hint}`)
     }
     const epmd = r.findings.find((x) => x.check === 'epmd-local')!
     assert.match(epmd.hint, /epmd -daemon -address 10\.77\.0\.1,fd77:77::1/)
