@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {prepareApply, withCloseNotes} from '../services/apply.js'
 import {requireInventory} from '../services/inventory-path.js'
+import {commandTimeouts} from '../remote/timeouts.js'
 import {sshConnector} from '../services/connect.js'
 import {FlowResult, planConfirmApply} from '../ui/apply-flow.js'
 import {applyExitCodes} from '../ui/exit-codes.js'
@@ -24,6 +25,7 @@ interface SessionFlags {
   concurrency: number
   'accept-new': boolean
   diff: boolean
+  'command-timeout'?: number
 }
 
 export default class Apply extends MeshCommand {
@@ -69,8 +71,9 @@ export async function planAndApply(cmd: MeshCommand, flags: SessionFlags, mode: 
   const hosts = flags.hosts?.split(',').map((h) => h.trim()).filter(Boolean)
   try {
     const session = await prepareApply(
-      {inventoryFile: inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency, dryRun: mode.dryRun},
-      (inv) => sshConnector(inventory, inv, {acceptNew: flags['accept-new']}),
+      // A preview only reports a file torn by an interrupted write; an apply puts its old bytes back first.
+      {inventoryFile: inventory, stateDir: flags.state, hosts, concurrency: flags.concurrency, dryRun: mode.dryRun, commandTimeoutSeconds: flags['command-timeout'], repair: !mode.dryRun},
+      (inv) => sshConnector(inventory, inv, {acceptNew: flags['accept-new'], commandTimeoutMs: commandTimeouts(flags['command-timeout']).activate}),
       progress,
     )
     let result: ApplyOutput | undefined

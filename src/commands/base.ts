@@ -21,6 +21,15 @@ export const stateFlag = Flags.string({
   description: 'state directory (keys, addresses); default: .mesh/<inventory name>/ beside the inventory',
 })
 
+/** Seconds for every remote command; without it each kind has its own default (remote/timeouts.ts). */
+export function commandTimeoutFlag() {
+  return Flags.integer({
+    description: 'seconds any one remote command may take before it is stopped (and the host restored); default per kind: facts 120, writes 120, wg-quick/nft/systemctl 300, teardown 300, doctor probes 300',
+    min: 1,
+    max: 86_400,
+  })
+}
+
 /** The flags of every command that connects to the hosts and may change them (apply, plan, remove, rotate-keys). */
 export const connectionFlags = {
   inventory: inventoryFlag,
@@ -28,6 +37,7 @@ export const connectionFlags = {
   concurrency: Flags.integer({description: 'hosts worked on at once, 1-256', default: 8, min: 1, max: 256}),
   'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
   diff: Flags.boolean({description: 'show file diffs in the plan (default: on)', default: true, allowNo: true}),
+  'command-timeout': commandTimeoutFlag(),
 }
 
 export abstract class MeshCommand extends Command {

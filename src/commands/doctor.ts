@@ -8,7 +8,8 @@ import {doctorExitCodes} from '../ui/exit-codes.js'
 import {renderCluster} from '../ui/cluster.js'
 import {renderFindings, renderMatrix} from '../ui/matrix.js'
 import {listrProgress, stderrProgress} from '../ui/progress.js'
-import {MeshCommand, inventoryFlag, stateFlag} from './base.js'
+import {commandTimeouts} from '../remote/timeouts.js'
+import {MeshCommand, commandTimeoutFlag, inventoryFlag, stateFlag} from './base.js'
 
 export default class Doctor extends MeshCommand {
   static override summary = 'Check the mesh from every host to every peer, through the tunnel: WireGuard, names, EPMD, distribution'
@@ -27,6 +28,7 @@ export default class Doctor extends MeshCommand {
     concurrency: Flags.integer({description: 'hosts probed at once, 1-256', default: 8, min: 1, max: 256}),
     'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
     cluster: Flags.boolean({description: 'ask every node whom it is connected to, through a hidden Erlang node on its host (--no-cluster skips it)', default: true, allowNo: true}),
+    'command-timeout': commandTimeoutFlag(),
   }
 
   async run(): Promise<DoctorReport> {
@@ -37,7 +39,7 @@ export default class Doctor extends MeshCommand {
     const progress = process.stderr.isTTY && !json ? listrProgress(process.stderr, ['Probing every host and, through the tunnel, its peers']) : stderrProgress(false)
     const report = await runDoctor(
       {inventoryFile: inventory, stateDir: flags.state, concurrency: flags.concurrency, cluster: flags.cluster},
-      (inv) => sshConnector(inventory, inv, {acceptNew: flags['accept-new']}),
+      (inv) => sshConnector(inventory, inv, {acceptNew: flags['accept-new'], commandTimeoutMs: commandTimeouts(flags['command-timeout']).probe}),
       progress,
     ).finally(() => progress.settle())
     const color = !json && Boolean(process.stdout.isTTY)

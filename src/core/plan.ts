@@ -35,6 +35,10 @@ export interface HostFacts {
   /** systemd is the init system (enable wg-quick@<if> so the mesh survives a reboot). */
   systemd: boolean
   unitEnabled: boolean
+  /** Managed paths (and /etc/hosts) that are symlinks, with their resolved target: writes go through to it. */
+  links?: Map<string, string>
+  /** Paths left half-written by an interrupted in-place write, read from their backup (apply restores it first). */
+  torn?: string[]
 }
 
 export interface FileChange {
@@ -49,6 +53,8 @@ export interface FileChange {
   owner?: string
   /** Owner and mode before, when known: restored on rollback, shown when they change. */
   beforeMeta?: FileMeta
+  /** The path is a symlink to this file: it is written through to it and stays a link. */
+  linkTarget?: string
   activate?: string[]
   deactivate?: string[]
 }
@@ -72,6 +78,8 @@ export interface HostPlan {
   disruptive: boolean
   /** /etc/hosts lines outside the block that this run neutralizes or restores (absent: none). */
   hostsLines?: HostsLineChanges
+  /** What the plan should say about the host beyond its changes (a torn file restored first). */
+  notes?: string[]
 }
 
 export const isNoop = (p: HostPlan) => p.files.length === 0 && p.iface.kind === 'none' && !p.enableUnit && p.reactivate.length === 0
@@ -152,7 +160,10 @@ export function planHost(desired: HostDesired, facts: HostFacts, iface: string):
   if (wgFile) files.push({...wgFile, secret: true})
 
   const action = interfaceAction(change, wgBefore, wg.content, facts)
+  for (const f of files) if (facts.links?.has(f.path)) f.linkTarget = facts.links.get(f.path)
+  const torn = (facts.torn ?? []).map((p) => `${p} was left half-written by an interrupted write: planned from its backup, which apply puts back first`)
   return {
+    ...(torn.length ? {notes: torn} : {}),
     name: desired.host.name,
     files,
     iface: action,

@@ -2,16 +2,33 @@
 // encoded so that any byte, including invalid UTF-8 in a user's /etc/hosts, survives the trip; owner
 // and mode of each file come from stat, so a changed owner (beam.user) is planned as a change.
 import {FileMeta, HostFacts, RunningPeer} from '../core/plan.js'
+import {RECOVER_FUNCTIONS} from './write-script.js'
 
 const MARK = '@@beam-mesh'
 
-export const FACTS_SCRIPT = `iface=$1; shift
+/**
+ * $1 interface, $2 \`repair\` or \`check\`, then the managed paths. A file left half-written by an interrupted in-place
+ * write (see write-script.ts) is put back from its backup first (repair), or reported as \`torn\` and read from its
+ * backup (check: a preview changes nothing); either way the plan is made from the bytes it will start from.
+ * A symlink is reported with its target: writes go through it.
+ */
+export const FACTS_SCRIPT = `iface=$1; mode=$2; shift 2
+${RECOVER_FUNCTIONS}
+# Sets src (what to read for $1) and reports a link or a torn file, before the file's own block.
+locate() {
+  r=$1
+  if [ -L "$1" ]; then r=$(readlink -f -- "$1") || exit 1; printf '${MARK} link %s %s\\n' "$r" "$1"; fi
+  src=$r
+  if [ "$mode" = repair ]; then recover "$r" || exit 1
+  elif [ "$(recover "$r" check)" = torn ]; then printf '${MARK} torn %s\\n' "$1"; src="$(journal_of "$r").bak"; fi
+}
 for f in "$@"; do
   [ -e "$f" ] || continue
-  printf '${MARK} file %s\\n' "$f"; base64 < "$f" || exit 1; printf '${MARK} end\\n'
-  stat -c '${MARK} meta %U %a %n' -- "$f" || true
+  locate "$f"; printf '${MARK} file %s\\n' "$f"; base64 < "$src" || exit 1; printf '${MARK} end\\n'
+  stat -L -c '${MARK} meta %U %a %n' -- "$f" || true
 done
-printf '${MARK} hosts\\n'; if [ -e /etc/hosts ]; then base64 < /etc/hosts || exit 1; fi; printf '${MARK} end\\n'
+src=/dev/null; [ ! -e /etc/hosts ] || locate /etc/hosts
+printf '${MARK} hosts\\n'; base64 < "$src" || exit 1; printf '${MARK} end\\n'
 if out=$(wg show "$iface" allowed-ips 2>/dev/null); then printf '${MARK} wg\\n%s\\n${MARK} end\\n' "$out"
   printf '${MARK} keepalive\\n%s\\n${MARK} end\\n' "$(wg show "$iface" persistent-keepalive 2>/dev/null)"
   printf '${MARK} port %s\\n' "$(wg show "$iface" listen-port 2>/dev/null)"
@@ -30,6 +47,8 @@ export function parseFactsOutput(out: string, paths: string[]): HostFacts {
   let keepalive = new Map<string, number>()
   let systemd = false
   let unitEnabled = false
+  const links = new Map<string, string>()
+  const torn: string[] = []
 
   const lines = out.split('\n')
   for (let i = 0; i < lines.length; i++) {
@@ -46,6 +65,16 @@ export function parseFactsOutput(out: string, paths: string[]): HostFacts {
       if (Number.isInteger(port) && port > 0) runningListenPort = port
       continue
     }
+    if (kind === 'link') {
+      // "<target> <path>": the target has no spaces we could not split (readlink -f of our own paths).
+      const [target, ...path] = rest
+      links.set(path.join(' '), target)
+      continue
+    }
+    if (kind === 'torn') {
+      torn.push(rest.join(' '))
+      continue
+    }
     if (kind === 'meta') {
       const [owner, mode, ...path] = rest
       if (owner && /^[0-7]{1,4}$/.test(mode ?? '')) meta.set(path.join(' '), {owner, mode: Number.parseInt(mode, 8)})
@@ -60,7 +89,7 @@ export function parseFactsOutput(out: string, paths: string[]): HostFacts {
   }
   // Keepalive is known only when it was read: an older facts output leaves it undefined (not compared).
   if (running) running = running.map((p) => (keepalive.has(p.publicKey) ? {...p, keepalive: keepalive.get(p.publicKey)} : p))
-  return {files, meta, hosts, running, runningListenPort, systemd, unitEnabled}
+  return {files, meta, hosts, running, runningListenPort, systemd, unitEnabled, ...(links.size ? {links} : {}), ...(torn.length ? {torn} : {})}
 }
 
 /** `wg show <if> persistent-keepalive`: "<public key>\t<seconds>" or "off" (= 0). */

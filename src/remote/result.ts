@@ -35,14 +35,14 @@ export class SudoPasswordError extends UserError {
  */
 export function hostErrorText(e: unknown): string {
   const err = e as Error
-  return err instanceof SudoPasswordError && err.fix ? `${err.message}: ${err.fix}` : err.message
+  return err instanceof UserError && err.fix ? `${err.message}: ${err.fix}` : err.message
 }
 
 /** The command ran past RunOptions.timeoutMs; its channel was closed (and the process signalled). */
 export class CommandTimeoutError extends ExternalCommandError {
   constructor(where: string, command: string, readonly timeoutMs: number) {
     super(where, command, null, '')
-    this.message = `${where}: \`${command}\` did not finish within ${timeoutMs / 1000} s and was stopped`
+    this.message = `${where}: \`${command}\` did not finish within ${timeoutMs / 1000} s and was stopped (a slow host may need a higher --command-timeout)`
     this.name = 'CommandTimeoutError'
   }
 }

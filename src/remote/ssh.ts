@@ -1,22 +1,24 @@
 // The ssh2 Transport. connect() resolves ~/.ssh/config, dials through any ProxyJump hops, verifies
 // every host key against known_hosts (fail closed) and authenticates with the agent or key files.
-import {existsSync, readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import type {Duplex} from 'node:stream'
 import ssh2 from 'ssh2'
 import type {Client, ConnectConfig, ServerHostKeyAlgorithm} from 'ssh2'
-import {ConnectionError} from '../core/errors.js'
+import {ConnectionError, UserError} from '../core/errors.js'
 import type {SshTarget} from '../core/inventory.js'
 import {execCommand} from './exec.js'
 import {HostKeyPolicy, makeHostVerifier, preferredHostKeyAlgos} from './host-keys.js'
 import {withSudo} from './result.js'
 import {expandHome, planAuth} from './ssh-auth.js'
-import {JumpHost, ResolvedSshConfig, SshConfigBlock, parseSshConfig, resolveSshConfig} from './ssh-config.js'
+import {JumpHost, ResolvedSshConfig, SshConfigBlock, resolveSshConfig} from './ssh-config.js'
+import {loadSshConfig} from './ssh-config-files.js'
+import {ProxyProcess, expandProxyCommand, startProxyCommand} from './proxy-command.js'
 import {commandLine} from './transport.js'
 import type {CloseResult, RunOptions, RunResult, Transport} from './transport.js'
 
 export {assertOk, SudoPasswordError, CommandTimeoutError} from './result.js'
+export {loadSshConfig} from './ssh-config-files.js'
 
 export interface ConnectOptions {
   /** The inventory host name, used in every message. */
@@ -38,6 +40,10 @@ export interface ConnectOptions {
   home?: string
   /** The system-wide known_hosts file; default /etc/ssh/ssh_known_hosts; null skips it. */
   globalKnownHostsFile?: string | null
+  /** The system-wide ssh config; default /etc/ssh/ssh_config (not read when configFile is given, as `ssh -F`); null skips it. */
+  systemConfigFile?: string | null
+  /** Limit for a command run without its own timeoutMs (e.g. doctor probes); default 120 s. Nothing runs unbounded. */
+  commandTimeoutMs?: number
 }
 
 /** A concrete endpoint: after ssh config resolution, with the user and port fixed. */
@@ -50,11 +56,11 @@ export interface Endpoint {
 
 export class SshTransport implements Transport {
   private closed = false
-  constructor(readonly name: string, readonly user: string, private readonly client: Client, private readonly hops: Client[]) {}
+  constructor(readonly name: string, readonly user: string, private readonly client: Client, private readonly hops: Client[], private readonly defaultTimeoutMs = 120_000) {}
 
   run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     const command = commandLine(withSudo(argv, this.user, opts.sudo))
-    return execCommand(this.client, {where: this.name, command, stdin: opts.stdin, timeoutMs: opts.timeoutMs})
+    return execCommand(this.client, {where: this.name, command, stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? this.defaultTimeoutMs})
   }
 
   openTcp(host: string, port: number): Promise<Duplex> {
@@ -114,21 +120,21 @@ function forwardOut(client: Client, where: string, host: string, port: number): 
   })
 }
 
-export function loadSshConfig(file: string | undefined, home: string): SshConfigBlock[] {
-  const path = file ?? join(home, '.ssh', 'config')
-  if (file === undefined && !existsSync(path)) return []
-  return parseSshConfig(readFileSync(path, 'utf8'))
-}
-
 /** OpenSSH precedence: what the inventory says (the "command line") wins over ssh config. */
-export function resolveEndpoint(target: SshTarget | JumpHost, blocks: readonly SshConfigBlock[]): Endpoint & {proxyJump: JumpHost[]} {
+export function resolveEndpoint(target: SshTarget | JumpHost, blocks: readonly SshConfigBlock[]): Endpoint & {proxyJump: JumpHost[]; proxyCommand?: string} {
   const cfg: ResolvedSshConfig = resolveSshConfig(blocks, target.host)
-  return {
+  const ep = {
     host: cfg.hostName ?? target.host,
     port: target.port ?? cfg.port ?? 22,
     user: target.user ?? cfg.user ?? 'root',
     identityFiles: cfg.identityFiles,
     proxyJump: cfg.proxyJump,
+  }
+  if (cfg.proxyCommand === undefined) return ep
+  try {
+    return {...ep, proxyCommand: expandProxyCommand(cfg.proxyCommand, {...ep, alias: target.host})}
+  } catch (e) {
+    throw new UserError(`ssh config for ${target.host}: ${(e as Error).message}`, 'use only %h, %p, %r and %n in the ProxyCommand line, or set ProxyJump instead')
   }
 }
 
@@ -137,13 +143,23 @@ export async function connect(target: SshTarget, given: ConnectOptions): Promise
   // Inventory paths may start with `~/`, as in ssh itself.
   const tilde = (p?: string) => (p === undefined ? p : expandHome(p, home))
   const options = {...given, knownHostsFile: tilde(given.knownHostsFile), configFile: tilde(given.configFile)}
-  const blocks = loadSshConfig(options.configFile, home)
+  const blocks = loadSshConfig(options.configFile, home, options.systemConfigFile)
   const dest = resolveEndpoint(target, blocks)
   const hops: Client[] = []
+  let proxy: ProxyProcess | undefined
   try {
     // Hops get their own config lookup (User, Port, IdentityFile) but not a nested ProxyJump.
     const path = [...dest.proxyJump.map((j) => resolveEndpoint(j, blocks)), dest]
+    const proxied = path.find((p, i) => p.proxyCommand !== undefined && i < path.length - 1)
+    if (proxied) {
+      throw new UserError(`${options.name}: jump host ${proxied.host} has a ProxyCommand in the ssh config; a ProxyCommand on a jump host is not supported`, 'reach the jump host directly, or use ProxyJump for every hop')
+    }
     let sock: Duplex | undefined
+    if (dest.proxyCommand !== undefined) {
+      // The command's stdin/stdout are the SSH connection, as in OpenSSH.
+      proxy = startProxyCommand(dest.proxyCommand)
+      sock = proxy.sock
+    }
     for (let i = 0; i < path.length - 1; i++) {
       const hop = path[i]
       const next = path[i + 1]
@@ -152,9 +168,15 @@ export async function connect(target: SshTarget, given: ConnectOptions): Promise
       // Each hop opens the TCP connection to the next one; the last hop reaches the target.
       sock = await forwardOut(hops[hops.length - 1], label, next.host, next.port)
     }
-    const client = await dial(options.name, {...dest, identityFiles: dest.identityFiles}, sock, options, home)
-    return new SshTransport(options.name, dest.user, client, hops)
+    const label = proxy ? `${options.name} (via ProxyCommand)` : options.name
+    const client = await dial(label, {...dest, identityFiles: dest.identityFiles}, sock, options, home).catch(async (e: Error) => {
+      const said = await proxy?.stderr()
+      throw said && e instanceof ConnectionError ? new ConnectionError(options.name, `ProxyCommand \`${dest.proxyCommand}\`: ${e.message.replace(/^[^:]*: /, '')}; it said: ${said}`, e.fix) : e
+    })
+    if (proxy) client.once('close', () => proxy?.stop())
+    return new SshTransport(options.name, dest.user, client, hops, options.commandTimeoutMs)
   } catch (err) {
+    proxy?.stop()
     for (const h of hops.reverse()) await endClient(h)
     throw err
   }

@@ -32,9 +32,11 @@ export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts:
         continue
       }
       ctx.progress(`writing ${change.path}`)
-      const how = await remote.writeFile(change.path, change.after, change.mode, change.owner)
-      written.push({change, how})
-      if (how === 'inplace') notes.push(`${change.path}: rename refused (EBUSY, bind-mounted file): wrote in place`)
+      // Recorded before the write: one that fails midway is rolled back like a finished one.
+      const w: Written = {change, how: 'renamed'}
+      written.push(w)
+      w.how = await remote.writeFile(change.path, change.after, change.mode, change.owner)
+      if (w.how === 'inplace') notes.push(`${change.path}: rename refused (EBUSY, bind-mounted file): wrote in place`)
     }
     for (const {change} of written) if (change.activate && change.kind !== 'delete') await remote.run(change.activate)
     for (const r of plan.reactivate) {
@@ -86,7 +88,8 @@ export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts:
       iface: plan.iface.kind,
       disruptive: plan.disruptive,
       error: rollbackError ? `${error}; restoring the previous state also failed: ${rollbackError}` : error,
-      notes: rollbackError ? notes : [...notes, 'previous files and interface state restored'],
+      // writeFile resolves only when the host's sha256 of the file equals the old bytes': "restored" is checked.
+      notes: rollbackError ? notes : [...notes, 'previous files (checked by sha256) and interface state restored'],
     }
   }
 }

@@ -8,6 +8,7 @@ import {MeshHost} from '../core/model.js'
 import {HostFacts, HostPlan, isNoop, planHost} from '../core/plan.js'
 import {RemoteHost} from '../remote/hostops.js'
 import {CloseNote, closeAll} from '../remote/pool.js'
+import {commandTimeouts} from '../remote/timeouts.js'
 import {hostErrorText} from '../remote/result.js'
 import {Lock, lockStateDir} from '../state/lock.js'
 import {defaultStateDir} from '../state/store.js'
@@ -35,6 +36,10 @@ export interface ApplyOptions {
   concurrency?: number
   /** A preview (plan, --dry-run): nothing is written locally, not even the lock; new keys live in memory. */
   dryRun?: boolean
+  /** --command-timeout: seconds for every remote command, instead of the defaults per kind. */
+  commandTimeoutSeconds?: number
+  /** Put back files an interrupted in-place write left torn (apply; a preview only reports them). */
+  repair?: boolean
 }
 
 export interface HostSession {
@@ -44,6 +49,8 @@ export interface HostSession {
   facts?: HostFacts
   plan?: HostPlan
   error?: string
+  /** The failure is the user's to fix on the host (e.g. broken /etc/hosts markers): exit code 2. */
+  fixable?: boolean
 }
 
 export interface ApplySession {
@@ -67,6 +74,8 @@ export interface HostResult {
   iface: string
   disruptive: boolean
   error?: string
+  /** The error is the user's to fix on the host (its text says how): the run exits 2. */
+  fixable?: boolean
   notes: string[]
   /** /etc/hosts lines outside the block neutralized (mesh names mapped elsewhere) or restored by this run. */
   hostsLines?: HostPlan['hostsLines']
@@ -116,6 +125,7 @@ export async function prepareApply(
   const sessions: HostSession[] = desired.filter((d) => targets.has(d.host.name)).map((d) => ({host: d.host, desired: d}))
   const concurrency = opts.concurrency ?? 8
   const iface = loaded.mesh.interface
+  const timeouts = commandTimeouts(opts.commandTimeoutSeconds)
 
   let teardowns: TeardownSession[] = []
   // Bounded (a host that vanished after its work is dropped, not waited for); the lock is released either way.
@@ -131,21 +141,22 @@ export async function prepareApply(
     await mapLimit(sessions, concurrency, async (s) => {
       try {
         progress.step(s.host.name, 'connecting')
-        s.remote = new RemoteHost(await connect(s.host), iface)
+        s.remote = new RemoteHost(await connect(s.host), iface, timeouts)
         progress.step(s.host.name, 'gathering facts')
         // Every path we may own, not just the desired ones: a present but undesired one is retired.
         const paths = [...new Set([s.desired.wgConfig.path, ...s.desired.extraFiles.map((f) => f.path), ...s.desired.managed.map((m) => m.path)])]
-        s.facts = await s.remote.facts(paths)
+        s.facts = await s.remote.facts(paths, {repair: opts.repair})
         s.facts.inactive = await s.remote.inactive(s.desired.extraFiles.filter((f) => s.facts!.files.get(f.path) != null))
         s.plan = planHost(s.desired, s.facts, iface)
         progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
       } catch (e) {
         s.error = hostErrorText(e)
+        s.fixable = e instanceof UserError
         progress.step(s.host.name, `failed: ${s.error}`)
       }
     })
     if (!opts.hosts?.length) {
-      teardowns = await prepareTeardowns(loaded.state.archived, connect, iface, concurrency, progress.step.bind(progress))
+      teardowns = await prepareTeardowns(loaded.state.archived, connect, iface, concurrency, progress.step.bind(progress), timeouts)
     }
   } catch (e) {
     await close()
@@ -169,7 +180,7 @@ export function planResult(session: ApplySession): ApplyResult {
 
 /** A host with no plan: unreachable when SSH failed, failed when it connected but its facts could not be read (e.g. sudo). */
 function notPlanned(s: HostSession): HostResult {
-  return {name: s.host.name, status: s.remote ? 'failed' : 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, notes: []}
+  return {name: s.host.name, status: s.remote ? 'failed' : 'unreachable', files: [], iface: 'none', disruptive: false, error: s.error, ...(s.fixable ? {fixable: true} : {}), notes: []}
 }
 
 export function describePlan(plan: HostPlan): Omit<HostResult, 'status'> {
@@ -180,6 +191,8 @@ export function describePlan(plan: HostPlan): Omit<HostResult, 'status'> {
     disruptive: plan.disruptive,
     ...(plan.hostsLines ? {hostsLines: plan.hostsLines} : {}),
     notes: [
+      ...(plan.notes ?? []),
+      ...plan.files.filter((f) => f.linkTarget).map((f) => `${f.path} is a symlink: written through to ${f.linkTarget}, the link stays`),
       ...(plan.iface.kind === 'none' ? [] : [plan.iface.reason]),
       ...plan.reactivate.map((r) => `${r.path} was not in effect: re-activated`),
     ],

@@ -7,6 +7,8 @@ import {ManagedPath, isOwned, wgConfigPath} from '../core/desired.js'
 import {TeardownPlan, describeStep, planTeardown} from '../core/teardown.js'
 import {RemoteHost} from '../remote/hostops.js'
 import {CloseNote, closeAll} from '../remote/pool.js'
+import {hostErrorText} from '../remote/result.js'
+import {CommandTimeouts, commandTimeouts, forTeardown} from '../remote/timeouts.js'
 import {removeDirIfEmpty, runTeardownStep} from '../remote/teardown-ops.js'
 import {ArchivedHost, StateStore} from '../state/store.js'
 import type {Connector} from './connect.js'
@@ -37,6 +39,7 @@ export async function prepareTeardowns(
   iface: string,
   concurrency: number,
   step: (host: string, message: string) => void,
+  timeouts: CommandTimeouts = commandTimeouts(),
 ): Promise<TeardownSession[]> {
   const sessions: TeardownSession[] = archived.filter((a) => a.teardownPending).map((a) => ({archived: a}))
   await mapLimit(sessions, concurrency, async (s) => {
@@ -45,7 +48,7 @@ export async function prepareTeardowns(
       const target = ssh ?? (endpoint ? {host: endpoint} : null)
       if (!target) throw new Error('state.json has no SSH target or endpoint for it')
       step(name, 'connecting (removed from the inventory: teardown)')
-      s.remote = new RemoteHost(await connect({name, ssh: target}), iface)
+      s.remote = new RemoteHost(await connect({name, ssh: target}), iface, forTeardown(timeouts))
       const managed = managedPaths(iface)
       const facts = await s.remote.facts(managed.map((m) => m.path))
       // Only this mesh's files: the legacy single layout only when it names this interface (see beamManaged).
@@ -54,8 +57,8 @@ export async function prepareTeardowns(
       s.plan = planTeardown(name, facts, owned, iface, firewalls)
       step(name, s.plan.steps.length ? 'teardown planned' : 'already torn down')
     } catch (e) {
-      s.error = (e as Error).message
-      step(name, `unreachable, teardown postponed: ${s.error}`)
+      s.error = hostErrorText(e)
+      step(name, `${s.remote ? 'failed' : 'unreachable, teardown postponed'}: ${s.error}`)
     }
   })
   return sessions
@@ -69,7 +72,7 @@ export async function executeTeardowns(
 ): Promise<TeardownResult[]> {
   const results = await mapLimit(sessions, concurrency, async (s): Promise<TeardownResult> => {
     const name = s.archived.name
-    if (!s.remote || !s.plan) return {name, status: 'unreachable', steps: [], error: s.error}
+    if (!s.remote || !s.plan) return {name, status: s.remote ? 'failed' : 'unreachable', steps: [], error: s.error}
     const iface = s.remote.iface
     const done: string[] = []
     try {
@@ -94,7 +97,7 @@ export async function executeTeardowns(
 /** For --dry-run and --json: what a teardown would do. */
 export function plannedTeardown(s: TeardownSession): TeardownResult {
   const name = s.archived.name
-  if (!s.remote || !s.plan) return {name, status: 'unreachable', steps: [], error: s.error}
+  if (!s.remote || !s.plan) return {name, status: s.remote ? 'failed' : 'unreachable', steps: [], error: s.error}
   return {name, status: 'planned', steps: s.plan.steps.map((st) => describeStep(st, s.remote!.iface))}
 }
 

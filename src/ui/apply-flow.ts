@@ -44,7 +44,7 @@ export async function planConfirmApply(session: ApplySession, o: FlowOptions): P
       if (!missed) o.log('Nothing to change.')
       else if (session.sessions.some((s) => s.plan)) o.log('The other hosts are in sync.')
     }
-    if (result.failed) process.exitCode = 1
+    if (result.failed) process.exitCode = failureExitCode(result)
     return {...result, dryRun: o.dryRun, ...(notes.length ? {notes} : {})}
   }
   const remote = pending.length + work.remote
@@ -68,6 +68,11 @@ export async function planConfirmApply(session: ApplySession, o: FlowOptions): P
   o.log(`${notApplied ? `${o.style.red(notApplied)}\n` : ''}${renderResult(result, o.style)}`)
   // Interrupted is never success, even when every host was already in flight and finished.
   if (session.interrupted) process.exitCode = 130
-  else if (result.failed) process.exitCode = 1
+  else if (result.failed) process.exitCode = failureExitCode(result)
   return {...result, dryRun: false, ...(notes.length ? {notes} : {})}
+}
+
+/** 2 when a host failed for a reason the user fixes there (e.g. broken /etc/hosts markers), else 1. */
+export function failureExitCode(result: ApplyResult): number {
+  return result.hosts.some((h) => h.fixable) ? 2 : 1
 }

@@ -12,13 +12,13 @@ export const initExitCodes: ExitCodes = {
 export const planExitCodes: ExitCodes = {
   0: 'every selected host was reached and the plan is complete',
   1: 'a host could not be reached or its facts could not be read: nothing was planned for it',
-  2: FIXABLE,
+  2: `${FIXABLE}; also: a host failed for a reason you fix on it (broken /etc/hosts markers, sudo asking a password)`,
 }
 
 export const applyExitCodes: ExitCodes = {
   0: 'every selected host was reached and is in sync (changed now, or already)',
   1: 'a host failed (and was restored), or could not be reached; the other hosts carried on',
-  2: `${FIXABLE}; also: confirmation refused or not possible without --yes`,
+  2: `${FIXABLE}; also: confirmation refused or not possible without --yes, or a host failed for a reason you fix on it (broken /etc/hosts markers, sudo asking a password: status failed, the fix in the error)`,
   130: 'interrupted by Ctrl-C: the hosts in flight finished, no new one was started',
 }
 

@@ -67,8 +67,9 @@ function hostsLineNotes(plan: HostPlan, style: Style): string[] {
 }
 
 export function renderHostPlan(plan: HostPlan, style: Style, withDiff: boolean): string[] {
-  if (isNoop(plan)) return [`${style.bold(plan.name)}: no changes`]
-  const lines = [`${style.bold(plan.name)}:`]
+  const notes = (plan.notes ?? []).map((n) => `  ${style.yellow(`note: ${n}`)}`)
+  if (isNoop(plan)) return [`${style.bold(plan.name)}: no changes`, ...notes]
+  const lines = [`${style.bold(plan.name)}:`, ...notes]
   for (const f of plan.files) {
     if (f.kind === 'delete') {
       lines.push(`  ${style.red('-')} ${f.path} (no longer managed)`)
@@ -76,7 +77,8 @@ export function renderHostPlan(plan: HostPlan, style: Style, withDiff: boolean):
       continue
     }
     const meta = metaChange(f)
-    lines.push(`  ${f.kind === 'create' ? style.green('+') : style.yellow('~')} ${f.path}${f.kind === 'create' ? ' (new)' : ''}${meta ? ` (${meta})` : ''}`)
+    const link = f.linkTarget ? ` (a symlink: written through to ${f.linkTarget}, the link stays)` : ''
+    lines.push(`  ${f.kind === 'create' ? style.green('+') : style.yellow('~')} ${f.path}${f.kind === 'create' ? ' (new)' : ''}${meta ? ` (${meta})` : ''}${link}`)
     const peers = f.path.endsWith('.conf') && f.secret && f.before !== null ? describePeerDelta(peerDelta(f.before, f.after)) : null
     if (peers) lines.push(`    ${style.yellow(peers)}`)
     if (f.path === HOSTS_PATH) lines.push(...hostsLineNotes(plan, style))
@@ -95,10 +97,12 @@ export function renderPlan(sessions: HostSession[], style: Style, withDiff = tru
   const lines: string[] = []
   for (const s of sessions) {
     if (s.plan) lines.push(...renderHostPlan(s.plan, style, withDiff))
-    else lines.push(`${style.bold(s.host.name)}: ${style.red(`unreachable: ${esc(s.error ?? 'unknown error')}`)}`)
+    // Connected but no plan (broken markers, sudo): failed; no connection: unreachable.
+    else lines.push(`${style.bold(s.host.name)}: ${style.red(`${s.remote ? 'failed' : 'unreachable'}: ${esc(s.error ?? 'unknown error')}`)}`)
   }
   for (const t of teardowns) {
-    const what = t.plan && t.remote ? describeTeardown(t.plan, t.remote.iface) : style.yellow(`unreachable, teardown postponed: ${esc(t.error ?? 'unknown error')}`)
+    const what = t.plan && t.remote ? describeTeardown(t.plan, t.remote.iface)
+      : t.remote ? style.red(`failed: ${esc(t.error ?? 'unknown error')}`) : style.yellow(`unreachable, teardown postponed: ${esc(t.error ?? 'unknown error')}`)
     lines.push(`${style.bold(t.archived.name)} (removed from the inventory): ${t.plan?.steps.length ? style.red(what) : what}`)
   }
   return lines.join('\n')

@@ -174,10 +174,10 @@ test('e2e: sudo asking a password on one host: that host fails clearly and untou
     text = text.replace(rootAt, `ssh: ${USER}@${h2.address}:${h2.sshPort}\n`).replace('\n  port: 22\n', '\n  port: 22\n  connectTimeoutSeconds: 3\n')
     writeFileSync(inventory, text)
 
-    await t.test('sudo wants a password: Host-2 fails at once, naming meshop and the fix; the others applied; Host-2 untouched; exit 1', async (t) => {
+    await t.test('sudo wants a password: Host-2 fails at once, naming meshop and the fix; the others applied; Host-2 untouched; exit 2 (fixable)', async (t) => {
       const before = await checksums(lab, 'Host-2')
       const r = await apply(lab, inventory)
-      assert.equal(r.status, 1, `exit: ${r.stdout}\n${r.stderr}`)
+      assert.equal(r.status, 2, `exit (2: the user fixes it on the host): ${r.stdout}\n${r.stderr}`)
       const st = statuses(r)
       assert.equal(st['Host-1'], 'changed')
       assert.equal(st['Host-3'], 'changed')

@@ -38,6 +38,27 @@ function stubHost(peers: string[] | null) {
   return {host: host as unknown as RemoteHost, calls}
 }
 
+describe('executeHostPlan: a write that fails midway', () => {
+  it('is rolled back like a finished one: the old bytes are written back, and only then "restored"', async () => {
+    const {host, calls} = stubHost(['P='])
+    let first = true
+    const write = host.writeFile.bind(host)
+    host.writeFile = async (path, content, mode, owner) => {
+      if (first) {
+        first = false
+        calls.push(`write ${path} failed midway`)
+        throw new Error('Host-A: write /etc/hosts: No space left on device')
+      }
+      return write(path, content, mode, owner)
+    }
+    const hosts: FileChange = {path: '/etc/hosts', kind: 'update', before: 'old\n', after: 'new\n', mode: 0o644, secret: false}
+    const r = await executeHostPlan(host, plan([hosts]), facts, ctx)
+    assert.equal(r.status, 'restored', r.error)
+    assert.deepEqual(calls, ['write /etc/hosts failed midway', 'write /etc/hosts "old\\n" 644'])
+    assert.match(r.notes.join('\n'), /checked by sha256/)
+  })
+})
+
 const retired: FileChange = {path: firewall.path, kind: 'delete', before: 'table', after: '', mode: 0o644, secret: true, beforeMeta: {owner: 'root', mode: 0o644}, activate: firewall.activate, deactivate: firewall.deactivate}
 
 describe('executeHostPlan: retired files', () => {
