@@ -1,9 +1,11 @@
 // Which credentials we offer: the ssh-agent first (keys never leave it), then identity files.
 // We never prompt, so passphrase-protected files are skipped with a hint to load them into the agent.
 // `tried` describes each attempt for the auth-failure message: paths and key types, never key bytes.
-import {readFile} from 'node:fs/promises'
+import {readFile, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import ssh2 from 'ssh2'
+
+import {UserError} from '../core/errors.js'
 import type {AgentAuthMethod, PublicKeyAuthMethod} from 'ssh2'
 
 export type AuthMethod = AgentAuthMethod | PublicKeyAuthMethod
@@ -43,6 +45,14 @@ export async function planAuth(inputs: AuthInputs): Promise<AuthPlan> {
     ? [...new Set(inputs.identityFiles.map((f) => expandHome(f, inputs.home)))]
     : DEFAULT_IDENTITIES.map((f) => join(inputs.home, '.ssh', f))
   for (const file of files) {
+    const open = await tooOpen(file)
+    if (open) {
+      // As OpenSSH: a private key others can read is not used. One named in the config is an error to fix;
+      // a default one is skipped (the auth-failure message lists it with the fix).
+      if (explicit) throw new UserError(`identity file ${file}: permissions ${open} are too open: a private key must not be readable by group or others`, `chmod 600 '${file}'`)
+      tried.push(`identity file ${file}: refused, permissions ${open} are too open (fix: chmod 600 '${file}')`)
+      continue
+    }
     const loaded = await loadIdentity(file)
     if (loaded.key) {
       methods.push({type: 'publickey', username: inputs.user, key: loaded.key})
@@ -54,6 +64,16 @@ export async function planAuth(inputs: AuthInputs): Promise<AuthPlan> {
   }
   if (methods.length === 0) tried.push('no ssh-agent (SSH_AUTH_SOCK unset) and no usable identity file')
   return {methods, tried}
+}
+
+/** The octal mode when group or others may read or write the file (OpenSSH's sshkey_perm_ok), else null. */
+async function tooOpen(file: string): Promise<string | null> {
+  try {
+    const mode = (await stat(file)).mode & 0o777
+    return mode & 0o077 ? `0${mode.toString(8)}` : null
+  } catch {
+    return null // missing or unreadable: loadIdentity says why
+  }
 }
 
 async function loadIdentity(file: string): Promise<{key?: Buffer; type?: string; reason?: string}> {
