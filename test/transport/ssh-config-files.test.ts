@@ -23,7 +23,7 @@ after(async () => {
   home.remove()
 })
 
-const base = {name: 'host-a', home: home.home, agentSocket: null, globalKnownHostsFile: null, systemConfigFile: null, connectTimeoutSeconds: 5}
+const base = {name: 'host-a', home: home.home, agentSocket: null, globalKnownHostsFile: null, systemConfigFile: null, connectTimeoutSeconds: 30} // a node ProxyCommand starts slowly on a loaded machine
 
 describe('ssh config Include and the system config', () => {
   it('follows Include with globs relative to ~/.ssh, in order, and scoped to the Host block it sits in', () => {
