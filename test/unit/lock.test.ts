@@ -77,7 +77,8 @@ describe('stale lock takeover with real processes', () => {
       return {
         when: (word: string) =>
           new Promise<string>((resolve, reject) => {
-            const t = setTimeout(() => reject(new Error(`no "${word}" within 180 s: ${out}`)), 180_000)
+            // unref: the word that never comes (won vs lost) must not keep this file's process alive for 180 s
+            const t = setTimeout(() => reject(new Error(`no "${word}" within 180 s: ${out}`)), 180_000).unref()
             const check = () => (out.includes(word) ? (clearTimeout(t), resolve(out)) : undefined)
             c.stdout.on('data', check)
             check()
