@@ -154,8 +154,8 @@ export async function onHost(host: LabHost, script: string, opts: {env?: Record<
 export async function startAppNode(lab: BenchLab, host: LabHost): Promise<void> {
   const home = join(lab.dir, 'erl-home', host.name)
   mkdirSync(home, {recursive: true, mode: 0o700})
-  const prep = '. /etc/beam-mesh/env.sh && cp /etc/beam-mesh/cookie "$HOME/.erlang.cookie" && chmod 400 "$HOME/.erlang.cookie"'
-  await onHost(host, `${prep} && exec erl -sname app -noshell -detached -args_file /etc/beam-mesh/vm.args`, {env: {HOME: home}, timeoutMs: 30_000})
+  const prep = '. /etc/beam-mesh/wg0/env.sh && cp /etc/beam-mesh/wg0/cookie "$HOME/.erlang.cookie" && chmod 400 "$HOME/.erlang.cookie"'
+  await onHost(host, `${prep} && exec erl -sname app -noshell -detached -args_file /etc/beam-mesh/wg0/vm.args`, {env: {HOME: home}, timeoutMs: 30_000})
   const deadline = Date.now() + 60_000
   let names = ''
   while (Date.now() < deadline) {

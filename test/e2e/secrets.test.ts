@@ -72,7 +72,7 @@ test('secrets: no private key, preshared key or cookie in any output; 0600/0700 
     await t.test('the runs did real work: keys made, a plan shown, hosts brought up', () => {
       assert.match(transcript[0].stdout, /keys: created for Host-1, Host-2, Host-3/)
       // The dry-run plan lists the cookie file with its diff masked (it once showed the cookie itself).
-      assert.match(transcript[2].stdout, /\/etc\/beam-mesh\/cookie \(new\)\n.*\n\s+\+\(secret\)\n/)
+      assert.match(transcript[2].stdout, /\/etc\/beam-mesh\/wg0\/cookie \(new\)\n.*\n\s+\+\(secret\)\n/)
       assert.ok(applied.stdout.length > 0)
       const wg = transcript[3].stdout
       assert.doesNotThrow(() => JSON.parse(wg), 'apply --dry-run --json prints JSON')
