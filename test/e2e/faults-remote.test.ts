@@ -191,7 +191,8 @@ exec '@REAL@' "$@"`)
 
     await t.test('a hung wg-quick on one host: stopped at --command-timeout, that host restored, the others applied', async () => {
       const h = 'Host-1'
-      const before = await sh(h, 'sha256sum /etc/wireguard/wg0.conf; wg show wg0 persistent-keepalive')
+      // Sorted: a rollback's syncconf may list the same peers in another order.
+      const before = await sh(h, 'sha256sum /etc/wireguard/wg0.conf; wg show wg0 persistent-keepalive | sort')
       const marker = join(lab.dir, `wgquick-${Date.now()}`)
       try {
         // Only the first call hangs (the apply's `wg-quick strip`); the rollback's syncconf then works.
@@ -204,7 +205,7 @@ exec '@REAL@' "$@"`)
         assert.deepEqual(statusOf(r), {'Host-1': 'restored', 'Host-2': 'changed', 'Host-3': 'changed'})
         assert.match(hostOf(r, h).error ?? '', /did not finish within 20 s and was stopped/)
         assert.ok(Date.now() - started < 290_000, `bounded by the timeout, not the 300 s hang: ${Date.now() - started} ms`)
-        assert.equal(await sh(h, 'sha256sum /etc/wireguard/wg0.conf; wg show wg0 persistent-keepalive'), before, 'config and running interface as before')
+        assert.equal(await sh(h, 'sha256sum /etc/wireguard/wg0.conf; wg show wg0 persistent-keepalive | sort'), before, 'config and running interface as before')
       } finally {
         await unwrap(h, '/usr/bin/wg-quick')
         // The hung command outlives its closed channel: end it by its pid (the wrapper exec'd into sleep).
