@@ -12,8 +12,8 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 
 import {UserError} from '../src/core/errors.js'
-import {checkLabPrerequisites, labDown, labUp} from '../src/services/lab/index.js'
-import {LabSlot, claimLabSlot} from '../src/services/lab/slot.js'
+import {checkLabPrerequisites, labDown, labUp} from '../src/lab/index.js'
+import {LabSlot, claimLabSlot} from '../src/lab/slot.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)

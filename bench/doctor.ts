@@ -6,7 +6,7 @@
 import {loadavg} from 'node:os'
 import {join} from 'node:path'
 
-import {checkLabPrerequisites} from '../src/services/lab/index.js'
+import {checkLabPrerequisites} from '../src/lab/index.js'
 import {emitBench, fmt, meshOk, median, pool, printTable, runMesh, startAppNode, withBenchLab} from './lib/common.js'
 
 /** Doctor runs per size (BENCH_DOCTOR_RUNS): at 64 hosts on a busy machine one run takes minutes. */

@@ -8,7 +8,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {checkLabPrerequisites, labExec} from '../src/services/lab/index.js'
+import {checkLabPrerequisites, labExec} from '../src/lab/index.js'
 import {BenchLab, emitBench, fmt, meshOk, printTable, withBenchLab} from './lib/common.js'
 
 const RUNS = Number(process.argv[2]) > 0 ? Math.min(Number(process.argv[2]), 10) : 3

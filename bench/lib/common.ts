@@ -9,8 +9,8 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 
 import {UserError} from '../../src/core/errors.js'
-import {LabHost, LabUpResult, labDown, labExec, labUp} from '../../src/services/lab/index.js'
-import {claimLabSlot} from '../../src/services/lab/slot.js'
+import {LabHost, LabUpResult, labDown, labExec, labUp} from '../../src/lab/index.js'
+import {claimLabSlot} from '../../src/lab/slot.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'run.js')

@@ -8,7 +8,7 @@ import {dirname, join} from 'node:path'
 import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {seedHostsFile} from '../../src/services/lab/index.js'
+import {seedHostsFile} from '../../src/lab/index.js'
 import {Lab, requireBuiltCli, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')

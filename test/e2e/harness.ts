@@ -17,8 +17,8 @@ import {
   labDown,
   labExec,
   labUp,
-} from '../../src/services/lab/index.js'
-import {LabSlot, claimLabSlot} from '../../src/services/lab/slot.js'
+} from '../../src/lab/index.js'
+import {LabSlot, claimLabSlot} from '../../src/lab/slot.js'
 
 
 export interface Lab {

@@ -9,8 +9,8 @@ import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {parseInventory} from '../../src/core/inventory.js'
-import {LabDownResult, seedHostsFile} from '../../src/services/lab/index.js'
-import {claimLabSlot} from '../../src/services/lab/slot.js'
+import {LabDownResult, seedHostsFile} from '../../src/lab/index.js'
+import {claimLabSlot} from '../../src/lab/slot.js'
 import {Lab, requireBuiltCli, requireLab, startLab, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')

@@ -10,7 +10,7 @@ import {test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import type {DoctorReport} from '../../src/core/doctor.js'
-import {routerName} from '../../src/services/lab/index.js'
+import {routerName} from '../../src/lab/index.js'
 import {Lab, requireBuiltCli, requireLab, startLabWaiting, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')

@@ -1,5 +1,5 @@
-import {DEFAULT_DIR, LabDownResult, labDown, labNet} from '../../services/lab/index.js'
-import {selectLab} from '../../services/lab/find.js'
+import {DEFAULT_DIR, LabDownResult, labDown, labNet} from '../../lab/index.js'
+import {selectLab} from '../../lab/find.js'
 import {labDownExitCodes} from '../../ui/exit-codes.js'
 import {MeshCommand} from '../base.js'
 import {selectionFlags} from './up.js'

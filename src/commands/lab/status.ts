@@ -1,6 +1,6 @@
 import {UserError} from '../../core/errors.js'
-import {LabStatusResult, labStatus} from '../../services/lab/index.js'
-import {findLabs, selectLab} from '../../services/lab/find.js'
+import {LabStatusResult, labStatus} from '../../lab/index.js'
+import {findLabs, selectLab} from '../../lab/find.js'
 import {labStatusExitCodes} from '../../ui/exit-codes.js'
 import {MeshCommand} from '../base.js'
 import {selectionFlags} from './up.js'

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {DEFAULT_DIR, DEFAULT_PREFIX, LabUpResult, MAX_LAB_HOSTS, labUp} from '../../services/lab/index.js'
+import {DEFAULT_DIR, DEFAULT_PREFIX, LabUpResult, MAX_LAB_HOSTS, labUp} from '../../lab/index.js'
 import {labUpExitCodes} from '../../ui/exit-codes.js'
 import {MeshCommand} from '../base.js'
 

@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import {closeSync, existsSync, openSync, readFileSync} from 'node:fs'
 import {connect} from 'node:net'
 
-import {ConnectionError, ExternalCommandError} from '../../core/errors.js'
+import {ConnectionError, ExternalCommandError} from '../core/errors.js'
 import {HostPaths} from './naming.js'
 import {SYSTEM_PATH, pidAlive, sleep, which} from './sys.js'
 import {LabHost, LabMount} from './types.js'

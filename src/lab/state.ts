@@ -1,7 +1,7 @@
 // lab.json: the record of what `mesh lab up` created.
 import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 
-import {UserError} from '../../core/errors.js'
+import {UserError} from '../core/errors.js'
 import {LabPaths} from './naming.js'
 import {LabState} from './types.js'
 

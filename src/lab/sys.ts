@@ -3,7 +3,7 @@ import {spawnSync} from 'node:child_process'
 import {accessSync, constants, readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {ExternalCommandError} from '../../core/errors.js'
+import {ExternalCommandError} from '../core/errors.js'
 
 /** Root's usual PATH: a non-login shell (or sudo) may lack the sbin directories that hold ip and sshd. */
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'

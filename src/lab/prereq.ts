@@ -1,5 +1,5 @@
 // Before the lab touches anything: root, Linux, and every program the lab and the e2e tests use.
-import {UserError} from '../../core/errors.js'
+import {UserError} from '../core/errors.js'
 import {which} from './sys.js'
 
 /** Program -> the Debian package that ships it. */

@@ -2,7 +2,7 @@
 import {spawn} from 'node:child_process'
 import type {Readable} from 'node:stream'
 
-import {ExternalCommandError, UserError} from '../../core/errors.js'
+import {ExternalCommandError, UserError} from '../core/errors.js'
 import {SYSTEM_PATH, pidAlive, which} from './sys.js'
 
 export interface LabExecTarget {

@@ -1,5 +1,5 @@
 // The lab's links and namespaces as the root namespace sees them: listing, probing, deleting (routing.ts builds them).
-import {UserError} from '../../core/errors.js'
+import {UserError} from '../core/errors.js'
 import {LAB_GATEWAY, routerName} from './naming.js'
 import {tryRun} from './sys.js'
 

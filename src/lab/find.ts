@@ -3,7 +3,7 @@
 // and from the running sshds, whose command line names their lab directory (`-f <dir>/machines/<host>/sshd_config`).
 import {existsSync} from 'node:fs'
 
-import {UserError} from '../../core/errors.js'
+import {UserError} from '../core/errors.js'
 import {DEFAULT_DIR, checkPrefix, labNet, labPaths} from './naming.js'
 import {readLabState} from './state.js'
 import {cmdlineText, pidsWithCmdline} from './sys.js'

@@ -1,7 +1,7 @@
 // Names, addresses and paths of a lab. Pure: everything `up` creates and `down` removes is derived here.
 import {isAbsolute, join, resolve} from 'node:path'
 
-import {UserError} from '../../core/errors.js'
+import {UserError} from '../core/errors.js'
 
 /** The lab's "public" network (RFC 2544 benchmark range): traffic never leaves the lab's bridge. */
 export const LAB_SUBNET = '198.18.0.0/24'
