@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {RemoteHost} from '../../src/remote/hostops.js'
-import {LocalTransport} from '../../src/remote/local.js'
+import {LocalTransport} from '../support/local-transport.js'
 import type {RunOptions, RunResult, Transport} from '../../src/remote/transport.js'
 import {tmpDir} from './_helpers.js'
 

@@ -6,7 +6,7 @@ import {dirname, join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {RemoteHost} from '../../src/remote/hostops.js'
-import {LocalTransport} from '../../src/remote/local.js'
+import {LocalTransport} from '../support/local-transport.js'
 import {tmpDir} from './_helpers.js'
 
 const host = new RemoteHost(new LocalTransport('local'), 'bmtest0')
@@ -38,7 +38,7 @@ describe('RemoteHost.writeFile', () => {
     // In a private mount namespace: bind-mount a file over `target`, then write through the script.
     const script = `mount --bind ${source} ${target} && node --import tsx -e "
       const {RemoteHost} = await import('./src/remote/hostops.ts');
-      const {LocalTransport} = await import('./src/remote/local.ts');
+      const {LocalTransport} = await import('./test/support/local-transport.ts');
       const how = await new RemoteHost(new LocalTransport('l'), 'x').writeFile('${target}', 'new content\\\\n', 0o644);
       console.log(how)"`
     const out = execFileSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], {encoding: 'utf8'})

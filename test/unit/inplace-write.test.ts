@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {RemoteHost} from '../../src/remote/hostops.js'
-import {LocalTransport} from '../../src/remote/local.js'
+import {LocalTransport} from '../support/local-transport.js'
 import {tmpDir} from './_helpers.js'
 
 const isRoot = process.getuid?.() === 0

@@ -2,8 +2,8 @@
 // every call is recorded. sudo wrapping goes through the same withSudo() as the real transport.
 import {PassThrough} from 'node:stream'
 import type {Duplex} from 'node:stream'
-import {withSudo} from './result.js'
-import type {RunOptions, RunResult, Transport} from './transport.js'
+import {withSudo} from '../../src/remote/result.js'
+import type {RunOptions, RunResult, Transport} from '../../src/remote/transport.js'
 
 export interface FakeCall {
   /** The argv as the host would see it (with `sudo -n --` when applicable). */

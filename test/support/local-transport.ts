@@ -4,7 +4,7 @@ import {spawn} from 'node:child_process'
 import {connect as tcpConnect} from 'node:net'
 import type {Duplex} from 'node:stream'
 
-import {RunOptions, RunResult, Transport} from './transport.js'
+import {RunOptions, RunResult, Transport} from '../../src/remote/transport.js'
 
 export class LocalTransport implements Transport {
   /** prefix: e.g. ['nsenter', '-t', pid, '-n', '-m', '-u', '--'] to run inside a lab host. */
