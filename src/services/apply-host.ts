@@ -7,7 +7,7 @@ import {parseWgQuick} from '../core/wgconf.js'
 import {RemoteHost, WriteHow} from '../remote/hostops.js'
 import {hostErrorText} from '../remote/result.js'
 import {removeDirIfEmpty} from '../remote/teardown-ops.js'
-import type {HostResult} from './apply.js'
+import type {HostResult} from './apply-types.js'
 
 export interface HostRunContext {
   iface: string

@@ -1,11 +1,11 @@
 // `mesh apply`: connect -> gather facts -> plan -> (dry run stops here) -> execute -> verify.
 // A host that fails is restored to its previous files and interface state; the others carry on.
 import {beamManaged} from '../core/beam-paths.js'
-import {HostDesired, desiredState} from '../core/desired.js'
+import {desiredState} from '../core/desired.js'
 import {UserError} from '../core/errors.js'
 import {Inventory} from '../core/inventory.js'
 import {MeshHost} from '../core/model.js'
-import {HostFacts, HostPlan, isNoop, planHost} from '../core/plan.js'
+import {HostPlan, isNoop, planHost} from '../core/plan.js'
 import {RemoteHost} from '../remote/hostops.js'
 import {CloseNote, closeAll} from '../remote/pool.js'
 import {commandTimeouts} from '../remote/timeouts.js'
@@ -17,78 +17,10 @@ import type {Connector} from './connect.js'
 import {mapLimit} from './limit.js'
 import {LoadedMesh, loadMesh} from './mesh.js'
 import {executeHostPlan} from './apply-host.js'
-import {RotationResult, runLifecycle} from './lifecycle.js'
-import {TeardownResult, TeardownSession, closeTeardowns, plannedTeardown, prepareTeardowns, teardownWarnings} from './teardown.js'
+import {ApplyOptions, ApplyProgress, ApplyResult, ApplySession, HostResult, HostSession, silentProgress} from './apply-types.js'
+import {runLifecycle} from './lifecycle.js'
+import {TeardownSession, closeTeardowns, plannedTeardown, prepareTeardowns, teardownWarnings} from './teardown.js'
 
-
-/** Events for the UI; the service never formats output itself. */
-export interface ApplyProgress {
-  step(host: string, message: string): void
-}
-
-export const silentProgress: ApplyProgress = {step() {}}
-
-export interface ApplyOptions {
-  inventoryFile: string
-  stateDir?: string
-  /** Only these hosts are touched; configs are still rendered from the whole inventory. */
-  hosts?: string[]
-  concurrency?: number
-  /** A preview (plan, --dry-run): nothing is written locally, not even the lock; new keys live in memory. */
-  dryRun?: boolean
-  /** --command-timeout: seconds for every remote command, instead of the defaults per kind. */
-  commandTimeoutSeconds?: number
-  /** Put back files an interrupted in-place write left torn (apply; a preview only reports them). */
-  repair?: boolean
-}
-
-export interface HostSession {
-  host: MeshHost
-  desired: HostDesired
-  remote?: RemoteHost
-  facts?: HostFacts
-  plan?: HostPlan
-  error?: string
-  /** The failure is the user's to fix on the host (e.g. broken /etc/hosts markers): exit code 2. */
-  fixable?: boolean
-}
-
-export interface ApplySession {
-  loaded: LoadedMesh
-  sessions: HostSession[]
-  /** Hosts removed from the inventory whose teardown is pending (full applies only, not --hosts). */
-  teardowns: TeardownSession[]
-  concurrency: number
-  /** Set on SIGINT: hosts not yet started are skipped; hosts in flight finish (every write is atomic). */
-  interrupted: boolean
-  /** Closes every connection (bounded) and releases the lock; notes name connections that had to be dropped. */
-  close(): Promise<CloseNote[]>
-}
-
-export type HostStatus = 'unchanged' | 'changed' | 'failed' | 'restored' | 'unreachable' | 'skipped'
-
-export interface HostResult {
-  name: string
-  status: HostStatus
-  files: {path: string; kind: string; how?: string}[]
-  iface: string
-  disruptive: boolean
-  error?: string
-  /** The error is the user's to fix on the host (its text says how): the run exits 2. */
-  fixable?: boolean
-  notes: string[]
-  /** /etc/hosts lines outside the block neutralized (mesh names mapped elsewhere) or restored by this run. */
-  hostsLines?: HostPlan['hostsLines']
-}
-
-export interface ApplyResult {
-  hosts: HostResult[]
-  changed: number
-  failed: number
-  teardowns?: TeardownResult[]
-  rotation?: RotationResult
-  warnings?: string[]
-}
 
 function selectHosts(all: MeshHost[], wanted?: string[]): MeshHost[] {
   if (!wanted?.length) return all

@@ -2,18 +2,8 @@
 // handshake, then committed only when every host runs the new keys) and tearing down removed hosts.
 import {commitRotation} from '../state/rotation.js'
 import {nudgePeers} from '../remote/teardown-ops.js'
-import type {ApplyProgress, ApplySession, HostResult, HostSession} from './apply.js'
+import type {ApplyProgress, ApplySession, HostResult, HostSession, RotationResult} from './apply-types.js'
 import {TeardownResult, executeTeardowns, teardownWarnings} from './teardown.js'
-
-export interface RotationResult {
-  /** Hosts whose new key was rolled out in this run. */
-  hosts: string[]
-  /** Pairs whose new preshared key was rolled out. */
-  psks: number
-  /** The new secrets replaced the old ones in the state dir (false: re-run `mesh apply` to finish). */
-  committed: boolean
-  reason?: string
-}
 
 export interface LifecycleResult {
   hosts: HostResult[]

@@ -6,7 +6,7 @@ import {FileChange, HOSTS_PATH, HostPlan, isNoop} from '../core/plan.js'
 import {describePeerDelta, describeTeardown, peerDelta} from '../core/teardown.js'
 import {redactSecrets} from '../core/wgconf.js'
 import {commandLine} from '../remote/transport.js'
-import type {ApplyResult, HostSession} from '../services/apply.js'
+import type {ApplyResult, HostSession} from '../services/apply-types.js'
 import type {TeardownSession} from '../services/teardown.js'
 
 export interface Style {

@@ -4,7 +4,7 @@
 import {DefaultRenderer, Listr, ListrLogger, ProcessOutput} from 'listr2'
 
 import {escapeForTerminal} from '../core/display.js'
-import type {ApplyProgress} from '../services/apply.js'
+import type {ApplyProgress} from '../services/apply-types.js'
 
 /** ApplyProgress plus what only the UI calls: finish drawing before anything else is printed. */
 export interface UiProgress extends ApplyProgress {

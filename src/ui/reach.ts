@@ -1,7 +1,7 @@
 // The first lines of a plan's or an apply's summary when hosts were not planned: they must not read as "in sync".
 // A host never reached (no connection) and a host reached whose facts failed (broken markers, sudo) are said
 // apart: calling the second "unreachable" sends the operator to the network instead of to the host's files.
-import type {HostSession} from '../services/apply.js'
+import type {HostSession} from '../services/apply-types.js'
 
 /**
  * "2 of 3 hosts unreachable: nothing was planned for them (Host-B, Host-C)" and/or "1 of 3 hosts failed before

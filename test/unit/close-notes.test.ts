@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {ApplyResult, withCloseNotes} from '../../src/services/apply.js'
+import type {ApplyResult} from '../../src/services/apply-types.js'
+import {withCloseNotes} from '../../src/services/apply.js'
 
 const result: ApplyResult = {
   hosts: [
