@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {DoctorReport} from '../core/doctor.js'
+import type {DoctorReport} from '../core/doctor-report.js'
 import {sshConnector} from '../services/connect.js'
 import {runDoctor} from '../services/doctor.js'
 import {requireInventory} from '../services/inventory-path.js'

@@ -5,7 +5,12 @@
 import ipaddr from 'ipaddr.js'
 
 import {FieldIssue} from './errors.js'
-import type {Inventory} from './inventory.js'
+
+/** The part of a schema-valid inventory these checks read (structural: inventory.ts calls in, not the reverse). */
+export interface AddressedInventory {
+  network: {ipv4?: string; ipv6?: string; allowPublicRange: boolean}
+  hosts: readonly {name: string; endpoint: string}[]
+}
 
 type Addr = ipaddr.IPv4 | ipaddr.IPv6
 type Family = 'ipv4' | 'ipv6'
@@ -85,7 +90,7 @@ export function endpointProblem(ip: string, networks: string[]): {message: strin
 }
 
 /** Every address problem of a schema-valid inventory, one issue per field. */
-export function addressIssues(inv: Inventory): FieldIssue[] {
+export function addressIssues(inv: AddressedInventory): FieldIssue[] {
   const issues: FieldIssue[] = []
   const networks: string[] = []
   for (const family of ['ipv4', 'ipv6'] as const) {

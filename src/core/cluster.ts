@@ -3,28 +3,8 @@
 // whose tunnel, EPMD or distribution checks already fail gets no second finding here, a pair split by a
 // partition is named by the partition, and a node the probe could not ask is one finding on that node.
 import type {ClusterProbeFact, ClusterProbeStatus} from './cluster-facts.js'
-import type {Cell, DoctorReport, Finding, Severity, Verdict} from './doctor.js'
+import type {Cell, ClusterCheckId, ClusterFinding, ClusterReport, DoctorReport, Severity, Verdict} from './doctor-report.js'
 import type {Mesh, MeshHost} from './model.js'
-
-export type ClusterCheckId = 'cluster-probe' | 'cluster-cookie' | 'cluster-name' | 'cluster-missing' | 'cluster-partition'
-
-export interface ClusterFinding extends Omit<Finding, 'check'> {
-  check: ClusterCheckId
-  /** cluster-partition only: the components, each a list of host names. */
-  components?: string[][]
-}
-
-export interface ClusterReport {
-  /** Host names in inventory order: rows and columns of the matrix. */
-  hosts: string[]
-  /** matrix[i][j]: does host i's node list host j's node in erlang:nodes()? Diagonal: could the node be asked. */
-  matrix: Cell[][]
-  /** Groups of hosts whose nodes are connected (directly or through others); only hosts whose node answered. */
-  components: string[][]
-  /** Per host, what the hidden probe found (no secrets: names, atoms, paths). */
-  probes: ClusterProbeFact[]
-  findings: ClusterFinding[]
-}
 
 export interface ClusterContext {
   mesh: Mesh

@@ -2,36 +2,11 @@
 // Host checks look at one host; pair checks look at what host A saw of peer B.
 import {beamPaths} from './beam-paths.js'
 import type {HostFacts, LinkFacts} from './doctor-facts.js'
+import type {CheckContext, CheckId, Finding, Severity} from './doctor-report.js'
 import {resolutionHostChecks, resolutionPairChecks} from './doctor-resolution.js'
-import type {Mesh, MeshHost} from './model.js'
+import type {MeshHost} from './model.js'
 import {wgAlias} from './model.js'
 import {REJECT_AFTER_TIME_S, handshakeAge} from './wgdump.js'
-
-export type Severity = 'critical' | 'fail' | 'warn'
-
-export type CheckId =
-  | 'ssh' | 'hostname' | 'wg-interface' | 'wg-key' | 'wg-port' | 'hosts-shadow' | 'epmd-local' | 'node-registered'
-  | 'exposure-epmd' | 'exposure-dist' | 'wg-peer' | 'handshake' | 'resolve' | 'ping' | 'epmd-reach' | 'dist-reach' | 'dist-name'
-  | 'hosts-block' | 'self-resolve' | 'self-reach'
-
-export interface Finding {
-  severity: Severity
-  host: string
-  peer?: string
-  check: CheckId
-  /** A few characters for the matrix cell. */
-  label: string
-  message: string
-  /** What to run or change: every finding has one. */
-  hint: string
-}
-
-export interface CheckContext {
-  mesh: Mesh
-  nowEpochS: number
-  /** The node name peers dial for a host, e.g. app@Host-B. */
-  nodeName: (host: MeshHost) => string
-}
 
 const f = (severity: Severity, host: string, check: CheckId, label: string, message: string, hint: string, peer?: string): Finding =>
   ({severity, host, ...(peer ? {peer} : {}), check, label, message, hint})

@@ -1,7 +1,7 @@
 // Doctor checks of name resolution as the BEAM sees it: every answer of getaddrinfo (getent ahostsv4/v6)
 // and of Erlang's inet:getaddr/getaddrs for each mesh name must be that name's mesh address. A wrong
 // answer names the /etc/hosts line behind it. Pure.
-import type {CheckContext, CheckId, Finding} from './doctor-checks.js'
+import type {CheckContext, CheckId, Finding} from './doctor-report.js'
 import type {HostFacts} from './doctor-facts.js'
 import {beamPaths} from './beam-paths.js'
 import {ShadowLine, meshNames, neutralMark} from './hosts-shadow.js'

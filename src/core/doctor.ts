@@ -1,37 +1,10 @@
 // `mesh doctor` verdicts, pure: the mesh model + probe facts -> findings and an N×N matrix.
 // Root causes are reported once: when a host is unreachable or its tunnel is down, the cells
 // towards it say so, but no per-peer findings are added that would only repeat the cause.
-import type {ClusterReport} from './cluster.js'
-import {CheckContext, CheckId, Finding, Severity, hostChecks, pairChecks} from './doctor-checks.js'
+import {hostChecks, pairChecks} from './doctor-checks.js'
 import type {HostFacts, MeshFacts} from './doctor-facts.js'
+import type {CheckContext, CheckId, Cell, DoctorReport, Finding, Severity, Verdict} from './doctor-report.js'
 import type {Mesh, MeshHost} from './model.js'
-
-export type {CheckId, Finding, Severity} from './doctor-checks.js'
-
-/** unknown = not probed (host unreachable, or no facts): neither good nor bad news. */
-export type Verdict = 'ok' | 'warn' | 'fail' | 'unknown'
-
-export interface Cell {
-  verdict: Verdict
-  /** Short text for the matrix: "ok", "hs never", "4369 blk", "+2" appended when more findings hide behind it. */
-  label: string
-}
-
-export interface DoctorReport {
-  /** Host names in inventory order: row and column order of the matrix. */
-  hosts: string[]
-  /** matrix[i][j]: host i looking at host j (i === j: the host's own checks). */
-  matrix: Cell[][]
-  /** Most severe first, then by host. */
-  findings: Finding[]
-  summary: Record<Severity, number>
-  /** No critical and no fail findings. Warnings alone keep a mesh healthy. */
-  healthy: boolean
-  /** Connections that had to be dropped after the probes were done (not findings: the facts were complete). */
-  notes?: string[]
-  /** The cluster as the nodes see it (src/core/cluster.ts); absent with --no-cluster. Its findings count in summary and healthy. */
-  cluster?: ClusterReport
-}
 
 export interface DoctorOptions {
   /** The node name dialled for a host; default `<beam.nodeBasename>@<host name>`. */

@@ -1,7 +1,8 @@
 // `mesh doctor`: probe every host in parallel over SSH, then judge the facts (src/core/doctor.ts).
 import {nodeName} from '../core/beam.js'
 import {analyzeCluster, withCluster} from '../core/cluster.js'
-import {DoctorReport, diagnose} from '../core/doctor.js'
+import {diagnose} from '../core/doctor.js'
+import type {DoctorReport} from '../core/doctor-report.js'
 import {HostFacts} from '../core/doctor-facts.js'
 import {Inventory} from '../core/inventory.js'
 import {MeshHost} from '../core/model.js'

@@ -1,6 +1,6 @@
 // The cluster view of `mesh doctor` as text: who is connected to whom in the nodes' own terms
 // (rows = the node asked, columns = the node it should list), the parts when it is split, then the findings.
-import type {ClusterReport} from '../core/cluster.js'
+import type {ClusterReport} from '../core/doctor-report.js'
 import {MatrixOptions, renderFindings, renderMatrix} from './matrix.js'
 
 export function renderCluster(cluster: ClusterReport, opts: MatrixOptions): string {

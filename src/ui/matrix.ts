@@ -2,7 +2,7 @@
 // own checks. Each cell starts with a one-character mark, so the verdict survives without colour
 // (pipes, CI logs, --no-color); colour is only added on top when the caller says the output is a TTY.
 import {escapeForTerminal as esc} from '../core/display.js'
-import type {Cell, DoctorReport, Finding, Verdict} from '../core/doctor.js'
+import type {Cell, DoctorReport, Finding, Verdict} from '../core/doctor-report.js'
 
 export interface MatrixOptions {
   color: boolean

@@ -11,8 +11,7 @@ import {dirname, join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import type {ClusterFinding} from '../../src/core/cluster.js'
-import type {DoctorReport} from '../../src/core/doctor.js'
+import type {ClusterFinding, DoctorReport} from '../../src/core/doctor-report.js'
 import {Lab, labSkipReason, requireBuiltCli, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')

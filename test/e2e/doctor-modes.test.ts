@@ -10,7 +10,7 @@ import {dirname, join} from 'node:path'
 import {test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import type {DoctorReport} from '../../src/core/doctor.js'
+import type {DoctorReport} from '../../src/core/doctor-report.js'
 import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')

@@ -8,7 +8,7 @@ import {dirname, join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import type {DoctorReport, Finding} from '../../src/core/doctor.js'
+import type {DoctorReport, Finding} from '../../src/core/doctor-report.js'
 import {Lab, labSkipReason, requireLab, runProcess, startLab, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')

@@ -9,7 +9,7 @@ import {dirname, join} from 'node:path'
 import {test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import type {DoctorReport} from '../../src/core/doctor.js'
+import type {DoctorReport} from '../../src/core/doctor-report.js'
 import {routerName} from '../../src/lab/index.js'
 import {Lab, requireBuiltCli, requireLab, startLabWaiting, stopLab} from './harness.js'
 

@@ -5,7 +5,7 @@ import {ClusterProbeFact, parseClusterProbe} from '../../src/core/cluster-facts.
 import {InventoryError} from '../../src/core/errors.js'
 import {parseInventory} from '../../src/core/inventory.js'
 import {analyzeCluster, components, withCluster} from '../../src/core/cluster.js'
-import type {Cell, DoctorReport, Finding} from '../../src/core/doctor.js'
+import type {Cell, DoctorReport, Finding} from '../../src/core/doctor-report.js'
 import type {Mesh} from '../../src/core/model.js'
 import {probeErlFlags} from '../../src/services/doctor-cluster.js'
 import {renderCluster} from '../../src/ui/cluster.js'

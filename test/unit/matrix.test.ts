@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import type {DoctorReport} from '../../src/core/doctor.js'
+import type {DoctorReport} from '../../src/core/doctor-report.js'
 import {renderFindings, renderMatrix} from '../../src/ui/matrix.js'
 
 const report: DoctorReport = {
