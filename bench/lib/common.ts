@@ -46,7 +46,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 export const interrupted = () => exiting
 
-export interface RunResult {
+export interface MeshRun {
   status: number | null
   stdout: string
   stderr: string
@@ -54,7 +54,7 @@ export interface RunResult {
 }
 
 /** The real CLI as a child process (wall time of the whole process), bounded by timeoutMs. */
-export function runMesh(args: string[], opts: {home?: string; timeoutMs?: number} = {}): Promise<RunResult> {
+export function runMesh(args: string[], opts: {home?: string; timeoutMs?: number} = {}): Promise<MeshRun> {
   return new Promise((resolve, reject) => {
     if (exiting) return reject(new Error('interrupted'))
     const t0 = performance.now()
@@ -70,7 +70,7 @@ export function runMesh(args: string[], opts: {home?: string; timeoutMs?: number
 }
 
 /** runMesh that throws on a non-zero exit (with the first lines of stderr only: stdout is never echoed). */
-export async function meshOk(args: string[], opts: {home?: string; timeoutMs?: number} = {}): Promise<RunResult> {
+export async function meshOk(args: string[], opts: {home?: string; timeoutMs?: number} = {}): Promise<MeshRun> {
   const r = await runMesh(args, opts)
   if (r.status !== 0) throw new Error(`mesh ${args[0]} exited ${r.status}: ${r.stderr.split('\n').slice(0, 8).join('\n')}`)
   return r

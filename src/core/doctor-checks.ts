@@ -1,7 +1,7 @@
 // The individual doctor checks. Each turns facts into findings with a concrete fix; none does I/O.
 // Host checks look at one host; pair checks look at what host A saw of peer B.
 import {beamPaths} from './beam-paths.js'
-import type {HostFacts, LinkFacts} from './doctor-facts.js'
+import type {DoctorHostFacts, LinkFacts} from './doctor-facts.js'
 import type {CheckContext, CheckId, Finding, Severity} from './doctor-report.js'
 import {resolutionHostChecks, resolutionPairChecks} from './doctor-resolution.js'
 import type {MeshHost} from './model.js'
@@ -16,7 +16,7 @@ const applyHint = (host: string) => `mesh apply --hosts ${host}`
 /** Hints that start epmd or a node carry the tunnel's addresses, never a bind to every interface. */
 const meshAddrs = (h: MeshHost) => [h.ipv4, h.ipv6].filter(Boolean).join(',')
 
-export function hostChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts): Finding[] {
+export function hostChecks(ctx: CheckContext, host: MeshHost, facts: DoctorHostFacts): Finding[] {
   const out: Finding[] = []
   const n = host.name
   const iface = ctx.mesh.interface
@@ -53,7 +53,7 @@ export function hostChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts):
   return out
 }
 
-function exposureChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts): Finding[] {
+function exposureChecks(ctx: CheckContext, host: MeshHost, facts: DoctorHostFacts): Finding[] {
   const out: Finding[] = []
   const where = host.endpoint
   if (facts.exposure?.epmd === 'open') {
@@ -68,7 +68,7 @@ function exposureChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts): Fi
   return out
 }
 
-export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, facts: HostFacts, target: HostFacts): Finding[] {
+export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, facts: DoctorHostFacts, target: DoctorHostFacts): Finding[] {
   const out: Finding[] = []
   const a = from.name
   const b = to.name
@@ -97,7 +97,7 @@ export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, fact
   return out
 }
 
-function resolveChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, facts: HostFacts): Finding[] {
+function resolveChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, facts: DoctorHostFacts): Finding[] {
   if (facts.answers) return resolutionPairChecks(ctx, from, to, facts)
   // Facts without full answer lists (first answer only): compare that one.
   const out: Finding[] = []
@@ -113,7 +113,7 @@ function resolveChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, facts: H
   return out
 }
 
-function beamChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, link: LinkFacts, target: HostFacts): Finding[] {
+function beamChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, link: LinkFacts, target: DoctorHostFacts): Finding[] {
   const out: Finding[] = []
   const a = from.name
   const b = to.name

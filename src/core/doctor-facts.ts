@@ -3,7 +3,7 @@
 // doctor then says nothing about it rather than guessing. Nothing here may hold a secret: the
 // facts can end up in --json (the wg dump is already stripped of the private key).
 import type {EpmdNode} from './epmd.js'
-import type {GetentAnswer, HostnameFact} from './facts.js'
+import type {GetentAnswer, HostnameFact} from './parse.js'
 import type {ShadowLine} from './hosts-shadow.js'
 import type {BlockState, NameAnswers} from './resolution-facts.js'
 import type {WgDump} from './wgdump.js'
@@ -46,7 +46,7 @@ export interface ExposureFacts {
   dist?: {port: number; state: PortState}[]
 }
 
-export interface HostFacts {
+export interface DoctorHostFacts {
   /** Inventory name. */
   host: string
   /** SSH session worked. When false every other field is ignored. */
@@ -74,10 +74,10 @@ export interface HostFacts {
   exposure?: ExposureFacts
 }
 
-export interface MeshFacts {
+export interface DoctorMeshFacts {
   /** The controller's clock, epoch seconds: handshake ages are computed against it. */
   nowEpochS: number
-  hosts: HostFacts[]
+  hosts: DoctorHostFacts[]
 }
 
 /**

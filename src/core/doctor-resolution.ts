@@ -2,7 +2,7 @@
 // and of Erlang's inet:getaddr/getaddrs for each mesh name must be that name's mesh address. A wrong
 // answer names the /etc/hosts line behind it. Pure.
 import type {CheckContext, CheckId, Finding} from './doctor-report.js'
-import type {HostFacts} from './doctor-facts.js'
+import type {DoctorHostFacts} from './doctor-facts.js'
 import {beamPaths} from './beam-paths.js'
 import {ShadowLine, meshNames, neutralMark} from './hosts-shadow.js'
 import type {MeshHost} from './model.js'
@@ -31,10 +31,10 @@ function problemOf(name: string, expected: Set<string>, answers: NameAnswers[]):
 }
 
 const quote = (l: ShadowLine) => `line ${l.line} of /etc/hosts: ${JSON.stringify(l.text)}`
-const culprits = (facts: HostFacts, name: string) => (facts.shadows ?? []).filter((l) => l.names.some((n) => n.toLowerCase() === name.toLowerCase()))
+const culprits = (facts: DoctorHostFacts, name: string) => (facts.shadows ?? []).filter((l) => l.names.some((n) => n.toLowerCase() === name.toLowerCase()))
 
 /** One finding per name with wrong answers: the addresses, who gave them, the line behind them, and the fix. */
-function nameFinding(ctx: CheckContext, host: string, p: NameProblem, facts: HostFacts, check: CheckId, why: string, peer?: string): Finding {
+function nameFinding(ctx: CheckContext, host: string, p: NameProblem, facts: DoctorHostFacts, check: CheckId, why: string, peer?: string): Finding {
   const lines = culprits(facts, p.name)
   const got = [...p.wrong].map(([addr, by]) => `${addr} (${by.join(', ')})`)
   const what = [got.length ? `resolves to ${got.join('; ')}` : '', p.missing.length ? `does not resolve with ${p.missing.join(', ')}` : ''].filter(Boolean).join(' and ')
@@ -50,7 +50,7 @@ function nameFinding(ctx: CheckContext, host: string, p: NameProblem, facts: Hos
 }
 
 /** Host-level: the block is in place, the host's own name is its mesh address, and no shadowing line is left. */
-export function resolutionHostChecks(ctx: CheckContext, host: MeshHost, facts: HostFacts): Finding[] {
+export function resolutionHostChecks(ctx: CheckContext, host: MeshHost, facts: DoctorHostFacts): Finding[] {
   const out: Finding[] = []
   const n = host.name
   const iface = ctx.mesh.interface
@@ -87,7 +87,7 @@ export function resolutionHostChecks(ctx: CheckContext, host: MeshHost, facts: H
 }
 
 /** Pair-level: on `from`, every answer for `to`'s name and -wg alias is what the block says. */
-export function resolutionPairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, facts: HostFacts): Finding[] {
+export function resolutionPairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, facts: DoctorHostFacts): Finding[] {
   const names = meshNames(ctx.mesh)
   return [to.name, wgAlias(to.name)]
     .filter((name) => names.has(name.toLowerCase()))

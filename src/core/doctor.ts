@@ -2,11 +2,11 @@
 // Root causes are reported once: when a host is unreachable or its tunnel is down, the cells
 // towards it say so, but no per-peer findings are added that would only repeat the cause.
 import {hostChecks, pairChecks} from './doctor-checks.js'
-import type {HostFacts, MeshFacts} from './doctor-facts.js'
+import type {DoctorHostFacts, DoctorMeshFacts} from './doctor-facts.js'
 import type {CheckContext, CheckId, Cell, DoctorReport, Finding, Severity, Verdict} from './doctor-report.js'
 import type {Mesh, MeshHost} from './model.js'
 
-export interface DoctorOptions {
+export interface DiagnoseOptions {
   /** The node name dialled for a host; default `<beam.nodeBasename>@<host name>`. */
   nodeName?: (host: MeshHost) => string
 }
@@ -21,14 +21,14 @@ function cellOf(findings: Finding[]): Cell {
 }
 
 /** Why nothing can be checked between two hosts, if anything: unreachable host or tunnel down. */
-function blocker(h: HostFacts | undefined): Cell | null {
+function blocker(h: DoctorHostFacts | undefined): Cell | null {
   if (!h) return {verdict: 'unknown', label: '?'}
   if (!h.connected) return {verdict: 'unknown', label: 'no ssh'}
   if (h.wg === null) return {verdict: 'fail', label: 'wg down'}
   return null
 }
 
-export function diagnose(mesh: Mesh, facts: MeshFacts, opts: DoctorOptions = {}): DoctorReport {
+export function diagnose(mesh: Mesh, facts: DoctorMeshFacts, opts: DiagnoseOptions = {}): DoctorReport {
   const ctx: CheckContext = {
     mesh,
     nowEpochS: facts.nowEpochS,
@@ -63,14 +63,14 @@ export function diagnose(mesh: Mesh, facts: MeshFacts, opts: DoctorOptions = {})
 }
 
 /** A cell also fails when the target's own epmd/node is missing, though the finding lives on the target. */
-function pairCell(pair: Finding[], target: HostFacts, ctx: CheckContext): Cell {
+function pairCell(pair: Finding[], target: DoctorHostFacts, ctx: CheckContext): Cell {
   const cell = cellOf(pair)
   if (cell.verdict === 'fail' || !ctx.mesh.beam.epmd) return cell
   if (target.localEpmd && target.localEpmd.state !== 'open') return {verdict: 'fail', label: 'no epmd'}
   return cell
 }
 
-function sshFinding(host: MeshHost, h: HostFacts): Finding {
+function sshFinding(host: MeshHost, h: DoctorHostFacts): Finding {
   const target = `${host.ssh.user ? `${host.ssh.user}@` : ''}${host.ssh.host}:${host.ssh.port ?? 22}`
   return {
     severity: 'fail',

@@ -1,7 +1,7 @@
 // The EPMD wire protocol, pure: request encoders and reply decoders (see FACTS.md, "EPMD").
 // Requests are framed (u16 length + body); replies are not framed and epmd closes the
 // connection after replying, so a decoder always sees the complete reply or a truncated one.
-import {Parsed, parseFail, parsed, preview} from './facts.js'
+import {Parsed, parseFail, parsed, preview} from './parse.js'
 
 export const EPMD_DEFAULT_PORT = 4369
 const NAMES_REQ = 0x6e

@@ -19,7 +19,7 @@ export interface FileMeta {
   mode: number
 }
 
-export interface HostFacts {
+export interface ApplyHostFacts {
   /** Current contents of the files we manage (null = absent), by path. */
   files: Map<string, string | null>
   /** Owner and mode of the present ones; a path missing here is compared by content only. */
@@ -88,7 +88,7 @@ export const isNoop = (p: HostPlan) => p.files.length === 0 && p.iface.kind === 
  * The running interface differs from its config although the file is in place: someone ran `wg set` by
  * hand, or an earlier apply lost its connection after writing the file but before `wg syncconf`.
  */
-function runningDrift(facts: HostFacts, config: string): string | null {
+function runningDrift(facts: ApplyHostFacts, config: string): string | null {
   const running = facts.running ?? []
   const parsed = parseWgQuick(config)
   const want = new Map(parsed.peers.map((p) => [p.get('publickey') ?? '', {ips: normalizeList(p.get('allowedips')), ka: Number(p.get('persistentkeepalive') ?? 0)}]))
@@ -106,7 +106,7 @@ function runningDrift(facts: HostFacts, config: string): string | null {
   return `running interface differs from the config (${parts.join(', ')})`
 }
 
-function interfaceAction(change: WgChange, before: string | null, after: string, facts: HostFacts): InterfaceAction {
+function interfaceAction(change: WgChange, before: string | null, after: string, facts: ApplyHostFacts): InterfaceAction {
   if (facts.running === null) return {kind: 'up', reason: 'interface is down: wg-quick up'}
   if (change === 'interface') {
     const keys = before ? changedInterfaceKeys(before, after).filter((k) => !['privatekey', 'listenport', 'fwmark'].includes(k)) : []
@@ -118,7 +118,7 @@ function interfaceAction(change: WgChange, before: string | null, after: string,
 }
 
 /** Content, owner or mode differ from the facts: the change to make, else null. */
-function fileChange(f: DesiredFile, facts: HostFacts): FileChange | null {
+function fileChange(f: DesiredFile, facts: ApplyHostFacts): FileChange | null {
   const before = facts.files.get(f.path) ?? null
   const meta = before === null ? undefined : facts.meta?.get(f.path)
   const metaDiffers = meta !== undefined && (meta.owner !== (f.owner ?? ROOT) || meta.mode !== f.mode)
@@ -128,7 +128,7 @@ function fileChange(f: DesiredFile, facts: HostFacts): FileChange | null {
 }
 
 /** Managed paths present on the host but no longer desired (e.g. the firewall after beam.firewall: false). */
-function retiredFiles(desired: HostDesired, facts: HostFacts): FileChange[] {
+function retiredFiles(desired: HostDesired, facts: ApplyHostFacts): FileChange[] {
   const wanted = new Set([desired.wgConfig.path, ...desired.extraFiles.map((f) => f.path)])
   return desired.managed
     .filter((m) => !wanted.has(m.path) && (facts.files.get(m.path) ?? null) !== null && isOwned(m, facts.files))
@@ -139,7 +139,7 @@ function retiredFiles(desired: HostDesired, facts: HostFacts): FileChange[] {
     })
 }
 
-export function planHost(desired: HostDesired, facts: HostFacts, iface: string): HostPlan {
+export function planHost(desired: HostDesired, facts: ApplyHostFacts, iface: string): HostPlan {
   const files: FileChange[] = []
   for (const f of desired.extraFiles) {
     const change = fileChange(f, facts)

@@ -1,6 +1,6 @@
 // Tearing a removed host down (pure): facts gathered from it -> the steps that take beam-mesh off it.
 // An empty plan means the host is already clean; only state.json then changes (teardownPending=false).
-import {HostFacts, HOSTS_PATH} from './plan.js'
+import {ApplyHostFacts, HOSTS_PATH} from './plan.js'
 import {teardownHostsFile} from './hosts-plan.js'
 import {peerNames} from './wgconf.js'
 
@@ -22,7 +22,7 @@ export interface TeardownPlan {
  * facts were gathered for exactly those paths. The interface goes down before its config is removed.
  * `firewalls`: each firewall file with the nft table loaded from it.
  */
-export function planTeardown(name: string, facts: HostFacts, paths: string[], iface: string, firewalls: {path: string; table: string}[] = []): TeardownPlan {
+export function planTeardown(name: string, facts: ApplyHostFacts, paths: string[], iface: string, firewalls: {path: string; table: string}[] = []): TeardownPlan {
   const steps: TeardownStep[] = []
   if (facts.running !== null) steps.push({kind: 'down'})
   if (facts.unitEnabled) steps.push({kind: 'disable-unit'})

@@ -4,7 +4,7 @@
 // The interface line carries the PRIVATE key: the parser reads past it and never copies it into
 // the result, so nothing downstream (--json, logs, errors) can leak it. Error messages never
 // quote the interface line for the same reason.
-import {Parsed, parseFail, parsed, preview} from './facts.js'
+import {Parsed, parseFail, parsed, preview} from './parse.js'
 
 export interface WgInterfaceFact {
   publicKey: string | null

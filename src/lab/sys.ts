@@ -28,14 +28,14 @@ export function which(name: string): string | null {
   return hit
 }
 
-export interface RunResult {
+export interface LabCommandResult {
   status: number | null
   stdout: string
   stderr: string
 }
 
 /** Runs a program without a shell; returns whatever happened. */
-export function tryRun(program: string, args: string[], input?: string): RunResult {
+export function tryRun(program: string, args: string[], input?: string): LabCommandResult {
   const res = spawnSync(which(program) ?? program, args, {
     encoding: 'utf8',
     input,

@@ -6,7 +6,7 @@
 import {randomBytes} from 'node:crypto'
 import type {Duplex} from 'node:stream'
 
-import {Parsed, parseFail, parsed, preview} from '../core/facts.js'
+import {Parsed, parseFail, parsed, preview} from '../core/parse.js'
 import {ProbeResult} from './epmd-client.js'
 
 // Capability flags (kernel/include/dist.hrl). We claim the OTP 25 mandatory set both bit by bit

@@ -5,7 +5,7 @@
 import type {Duplex} from 'node:stream'
 
 import {EpmdNames, EpmdPortReply, decodeNamesReply, decodePort2Resp, encodeNamesReq, encodePortPlease2Req} from '../core/epmd.js'
-import {ParseError, Parsed} from '../core/facts.js'
+import {ParseError, Parsed} from '../core/parse.js'
 
 /** A NAMES reply for a busy host is a few KB; a megabyte means something else is talking. */
 export const EPMD_MAX_REPLY_BYTES = 1 << 20

@@ -5,9 +5,9 @@
 import {createHash} from 'node:crypto'
 
 import {ExternalCommandError} from '../core/errors.js'
-import {HostFacts} from '../core/plan.js'
+import {ApplyHostFacts} from '../core/plan.js'
 import {Transport, commandLine} from './transport.js'
-import {FACTS_SCRIPT, parseFactsOutput} from './facts.js'
+import {FACTS_SCRIPT, parseFactsOutput} from './apply-facts.js'
 import {CommandTimeoutError, SudoPasswordError, isSudoPasswordFailure} from './result.js'
 import type {RunResult} from './transport.js'
 import {CommandKind, CommandTimeouts, commandTimeouts} from './timeouts.js'
@@ -64,7 +64,7 @@ export class RemoteHost {
    * One round trip: managed files, /etc/hosts, running peers, systemd. repair: put back a file an interrupted
    * in-place write left torn (apply); without it such a file is only reported (plan, doctor).
    */
-  async facts(paths: string[], opts: {repair?: boolean} = {}): Promise<HostFacts> {
+  async facts(paths: string[], opts: {repair?: boolean} = {}): Promise<ApplyHostFacts> {
     const args = [this.iface, opts.repair ? 'repair' : 'check', ...paths]
     const out = await this.sh(FACTS_SCRIPT, args, 'gather facts (read managed files, /etc/hosts, wg show)', 'facts')
     return parseFactsOutput(out, paths)

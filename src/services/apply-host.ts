@@ -2,7 +2,7 @@
 import {posix} from 'node:path'
 
 import {BEAM_ROOT} from '../core/beam-paths.js'
-import {FileChange, HostFacts, HostPlan} from '../core/plan.js'
+import {FileChange, ApplyHostFacts, HostPlan} from '../core/plan.js'
 import {parseWgQuick} from '../core/wgconf.js'
 import {RemoteHost, WriteHow} from '../remote/hostops.js'
 import {hostErrorText} from '../remote/result.js'
@@ -21,7 +21,7 @@ interface Written {
   how: WriteHow | 'removed'
 }
 
-export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts: HostFacts, ctx: HostRunContext): Promise<HostResult> {
+export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts: ApplyHostFacts, ctx: HostRunContext): Promise<HostResult> {
   const written: Written[] = []
   let ifaceTouched = false
   const notes: string[] = plan.iface.kind === 'none' ? [] : [plan.iface.reason]
@@ -115,7 +115,7 @@ async function retire(remote: RemoteHost, change: FileChange, written: Written[]
 /** The owner to put back on rollback: a named user other than root (root is the default; UNKNOWN = uid without a name). */
 const previousOwner = (change: FileChange) => (change.beforeMeta && !['root', 'UNKNOWN'].includes(change.beforeMeta.owner) ? change.beforeMeta.owner : undefined)
 
-async function restore(remote: RemoteHost, plan: HostPlan, facts: HostFacts, written: Written[], ifaceTouched: boolean, ctx: HostRunContext) {
+async function restore(remote: RemoteHost, plan: HostPlan, facts: ApplyHostFacts, written: Written[], ifaceTouched: boolean, ctx: HostRunContext) {
   const wasUp = facts.running !== null
   // `wg-quick down` reads the config the interface came up with: take it down before that file is removed.
   if (ifaceTouched && !wasUp) await remote.down().catch(() => undefined)

@@ -3,7 +3,7 @@
 // those imports another just for a type.
 import type {HostDesired} from '../core/desired.js'
 import type {MeshHost} from '../core/model.js'
-import type {HostFacts, HostPlan} from '../core/plan.js'
+import type {ApplyHostFacts, HostPlan} from '../core/plan.js'
 import type {RemoteHost} from '../remote/hostops.js'
 import type {CloseNote} from '../remote/pool.js'
 import type {LoadedMesh} from './mesh.js'
@@ -34,7 +34,7 @@ export interface HostSession {
   host: MeshHost
   desired: HostDesired
   remote?: RemoteHost
-  facts?: HostFacts
+  facts?: ApplyHostFacts
   plan?: HostPlan
   error?: string
   /** The failure is the user's to fix on the host (e.g. broken /etc/hosts markers): exit code 2. */

@@ -2,8 +2,8 @@
 // probes opened *from* the host (ssh direct-tcpip), so EPMD and the dist port are tested through the tunnel.
 import type {Duplex} from 'node:stream'
 
-import {DistProbeFact, EpmdProbeFact, HostFacts, LinkFacts, PortState, portStateOf} from '../core/doctor-facts.js'
-import {parseHostname} from '../core/facts.js'
+import {DistProbeFact, EpmdProbeFact, DoctorHostFacts, LinkFacts, PortState, portStateOf} from '../core/doctor-facts.js'
+import {parseHostname} from '../core/parse.js'
 import {findShadows, meshNames} from '../core/hosts-shadow.js'
 import {Mesh, MeshHost, wgAlias} from '../core/model.js'
 import {hostsMarkers, renderHostsBlock} from '../core/render.js'
@@ -105,7 +105,7 @@ function namesToAsk(mesh: Mesh): {getent: string[]; erl: string[]} {
   return {getent: all, erl}
 }
 
-export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext): Promise<HostFacts> {
+export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext): Promise<DoctorHostFacts> {
   const peers = ctx.mesh.hosts.filter((h) => h.name !== host.name)
   const ask = namesToAsk(ctx.mesh)
   const namesOut = sections((await t.run(['sh', '-c', NAMES_SCRIPT, 'mesh', ERL_RESOLVE_EXPR, ...ask.getent, '--', ...ask.erl])).stdout)
@@ -117,7 +117,7 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext)
   }
   if (namesOut.has('erl')) answers.push(...parseErlAnswers(namesOut.get('erl')!.join('\n')))
   // The first getaddrinfo answer per peer name, as earlier doctors reported it.
-  const resolve: HostFacts['resolve'] = {}
+  const resolve: DoctorHostFacts['resolve'] = {}
   for (const p of peers) {
     for (const [name, ip] of [[p.name, meshIp(p)], [wgAlias(p.name), p.endpointIp]] as const) {
       if (!ip) continue
@@ -170,7 +170,7 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext)
 }
 
 /** Host `target`'s public side, dialled from a peer's session: 4369 and the dist ports must not answer. */
-export async function probeExposure(from: Transport, target: MeshHost, distPorts: number[]): Promise<HostFacts['exposure']> {
+export async function probeExposure(from: Transport, target: MeshHost, distPorts: number[]): Promise<DoctorHostFacts['exposure']> {
   if (!target.endpointIp) return undefined
   // All at once: behind a dropping firewall (the healthy case) each probe waits out its full timeout.
   const [epmd, ...dist] = await Promise.all(

@@ -3,7 +3,7 @@ import {nodeName} from '../core/beam.js'
 import {analyzeCluster, withCluster} from '../core/cluster.js'
 import {diagnose} from '../core/doctor.js'
 import type {DoctorReport} from '../core/doctor-report.js'
-import {HostFacts} from '../core/doctor-facts.js'
+import {DoctorHostFacts} from '../core/doctor-facts.js'
 import {Inventory} from '../core/inventory.js'
 import {MeshHost} from '../core/model.js'
 import {CloseNote, closeAll} from '../remote/pool.js'
@@ -42,7 +42,7 @@ export async function runDoctor(
   let report: DoctorReport
   let closeNotes: CloseNote[] = []
   try {
-    const facts = await mapLimit(mesh.hosts, opts.concurrency ?? 8, async (host): Promise<HostFacts> => {
+    const facts = await mapLimit(mesh.hosts, opts.concurrency ?? 8, async (host): Promise<DoctorHostFacts> => {
       try {
         progress.step(host.name, 'connecting')
         const t = await connect(host)

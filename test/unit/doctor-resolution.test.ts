@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {diagnose} from '../../src/core/doctor.js'
-import type {HostFacts, MeshFacts} from '../../src/core/doctor-facts.js'
+import type {DoctorHostFacts, DoctorMeshFacts} from '../../src/core/doctor-facts.js'
 import {findShadows, meshNames} from '../../src/core/hosts-shadow.js'
 import type {Mesh} from '../../src/core/model.js'
 import {NameAnswers, blockState, parseAhosts, parseErlAnswers} from '../../src/core/resolution-facts.js'
@@ -35,8 +35,8 @@ function rightAnswers(): NameAnswers[] {
   ])
 }
 
-function facts(hostsFile = `127.0.0.1 localhost\n${BLOCK}`): MeshFacts {
-  const hosts: HostFacts[] = MESH.hosts.map((h) => {
+function facts(hostsFile = `127.0.0.1 localhost\n${BLOCK}`): DoctorMeshFacts {
+  const hosts: DoctorHostFacts[] = MESH.hosts.map((h) => {
     const others = MESH.hosts.filter((o) => o !== h)
     return {
       host: h.name, connected: true, hostname: {hostname: h.name, short: h.name},
@@ -57,7 +57,7 @@ function facts(hostsFile = `127.0.0.1 localhost\n${BLOCK}`): MeshFacts {
   return {nowEpochS: NOW, hosts}
 }
 
-const on = (f: MeshFacts, n: string) => f.hosts.find((h) => h.host === n)!
+const on = (f: DoctorMeshFacts, n: string) => f.hosts.find((h) => h.host === n)!
 const brief = (r: ReturnType<typeof diagnose>) => r.findings.map((x) => `${x.severity} ${x.host}${x.peer ? `->${x.peer}` : ''} ${x.check}`)
 
 describe('resolution facts parsers', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {diagnose} from '../../src/core/doctor.js'
-import type {HostFacts, MeshFacts} from '../../src/core/doctor-facts.js'
+import type {DoctorHostFacts, DoctorMeshFacts} from '../../src/core/doctor-facts.js'
 import type {Mesh} from '../../src/core/model.js'
 
 const NOW = 1_700_000_000
@@ -22,9 +22,9 @@ function mesh(): Mesh {
 }
 
 /** What a healthy mesh looks like from every host. */
-function healthy(): MeshFacts {
+function healthy(): DoctorMeshFacts {
   const m = mesh()
-  const hosts: HostFacts[] = m.hosts.map((h) => {
+  const hosts: DoctorHostFacts[] = m.hosts.map((h) => {
     const others = m.hosts.filter((o) => o !== h)
     return {
       host: h.name,
@@ -53,7 +53,7 @@ function healthy(): MeshFacts {
   return {nowEpochS: NOW, hosts}
 }
 
-const hostOf = (f: MeshFacts, n: string) => f.hosts.find((h) => h.host === n)!
+const hostOf = (f: DoctorMeshFacts, n: string) => f.hosts.find((h) => h.host === n)!
 const cell = (r: ReturnType<typeof diagnose>, from: string, to: string) => r.matrix[NAMES.indexOf(from)][NAMES.indexOf(to)]
 
 describe('doctor verdicts', () => {

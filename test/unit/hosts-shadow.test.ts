@@ -7,7 +7,7 @@ import {planHostsFile, teardownHostsFile} from '../../src/core/hosts-plan.js'
 import {findShadows, meshNames, neutralizeShadows, restoreShadows} from '../../src/core/hosts-shadow.js'
 import {parseInventory} from '../../src/core/inventory.js'
 import {HostAssignment, buildMesh} from '../../src/core/model.js'
-import {HostFacts, planHost} from '../../src/core/plan.js'
+import {ApplyHostFacts, planHost} from '../../src/core/plan.js'
 import {planTeardown} from '../../src/core/teardown.js'
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
 import {plainStyle, renderHostPlan} from '../../src/ui/plan.js'
@@ -94,7 +94,7 @@ describe('shadowing lines', () => {
 })
 
 describe('planning /etc/hosts with shadowing lines', () => {
-  const facts = (hosts: string): HostFacts => ({files: new Map(), hosts, running: null, systemd: false, unitEnabled: false})
+  const facts = (hosts: string): ApplyHostFacts => ({files: new Map(), hosts, running: null, systemd: false, unitEnabled: false})
 
   it('apply: block in, shadows out, listed for --json and shown in the plan; a re-run is a no-op', () => {
     const plan = planHost(desired[0], facts(USER), 'wg0')

@@ -4,7 +4,7 @@ import {existsSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {HostFacts} from '../../src/core/plan.js'
+import {ApplyHostFacts} from '../../src/core/plan.js'
 import {describePeerDelta, describeTeardown, peerDelta, planTeardown} from '../../src/core/teardown.js'
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
 import {loadMesh} from '../../src/services/mesh.js'
@@ -13,7 +13,7 @@ import {baseInventory, tmpDir, toYaml} from './_helpers.js'
 
 const WG = '/etc/wireguard/wg0.conf'
 const BLOCK = '# BEGIN beam-mesh wg0\n10.0.0.1 Host-A\n# END beam-mesh wg0\n'
-const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
+const facts = (over: Partial<ApplyHostFacts> = {}): ApplyHostFacts => ({
   files: new Map([[WG, '[Interface]\n'], ['/etc/beam-mesh/env.sh', 'x'], ['/etc/beam-mesh/cookie', null]]),
   hosts: `127.0.0.1 localhost\n${BLOCK}# mine\n`,
   running: [],

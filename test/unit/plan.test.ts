@@ -6,10 +6,10 @@ import {LEGACY_PATHS, beamManaged, beamPaths} from '../../src/core/beam-paths.js
 import {desiredState} from '../../src/core/desired.js'
 import {parseInventory} from '../../src/core/inventory.js'
 import {buildMesh, HostAssignment} from '../../src/core/model.js'
-import {HostFacts, isNoop, planHost} from '../../src/core/plan.js'
+import {ApplyHostFacts, isNoop, planHost} from '../../src/core/plan.js'
 import {classifyWgChange, redactSecrets} from '../../src/core/wgconf.js'
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
-import {parseAllowedIps, parseFactsOutput} from '../../src/remote/facts.js'
+import {parseAllowedIps, parseFactsOutput} from '../../src/remote/apply-facts.js'
 import {plainStyle, renderHostPlan} from '../../src/ui/plan.js'
 
 const INV = `
@@ -34,7 +34,7 @@ const COOKIE = 'C'.repeat(48)
 const meshWithBeam = (beam: Record<string, unknown>) => meshOf(`${INV}beam: ${JSON.stringify(beam)}\n`).mesh
 
 /** Facts of a host on which `desired` was applied and is running. */
-function appliedFacts(d: ReturnType<typeof meshOf>['desired'][number], mesh: ReturnType<typeof meshOf>['mesh']): HostFacts {
+function appliedFacts(d: ReturnType<typeof meshOf>['desired'][number], mesh: ReturnType<typeof meshOf>['mesh']): ApplyHostFacts {
   return {
     files: new Map([[d.wgConfig.path, d.wgConfig.content]]),
     hosts: `127.0.0.1\tlocalhost\n${d.hostsBlock}`,
@@ -160,7 +160,7 @@ describe('planHost: managed files (retired files, owner and mode)', () => {
   const files = (m: typeof mesh) => beamExtraFiles(m, COOKIE)(m.hosts[0])
   const desiredOf = (m: typeof mesh) => desiredState(m, {privateKeys: keys, extraFiles: (h) => beamExtraFiles(m, COOKIE)(h), managed: beamManaged(m.interface)})[0]
   /** A host on which `m` was applied: every file present with its desired owner and mode. */
-  function applied(m: typeof mesh): HostFacts {
+  function applied(m: typeof mesh): ApplyHostFacts {
     const d = desiredOf(m)
     const all = [d.wgConfig, ...d.extraFiles]
     return {
@@ -231,7 +231,7 @@ describe('planHost: managed files (retired files, owner and mode)', () => {
   })
 
   /** A host carrying the single layout of earlier versions, written for the mesh on `iface`. */
-  function legacy(m: typeof mesh, iface: string): HostFacts {
+  function legacy(m: typeof mesh, iface: string): ApplyHostFacts {
     const f = applied(m)
     for (const [k, path] of Object.entries(LEGACY_PATHS)) f.files.set(path, k === 'vmArgs' ? `## Distribution listens only on this host's ${iface} address, never on the public side.\n` : 'old\n')
     for (const d of desiredOf(m).extraFiles) f.files.delete(d.path)

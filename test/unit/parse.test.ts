@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {parseGetent, parseHostname} from '../../src/core/facts.js'
+import {parseGetent, parseHostname} from '../../src/core/parse.js'
 import {portStateOf} from '../../src/core/doctor-facts.js'
 
 describe('getent', () => {

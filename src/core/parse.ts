@@ -1,6 +1,6 @@
-// Fact parsers (pyinfra style: a command runs remotely, a pure parser reads its output) and the
-// result type all parsers share. Parsers never throw on bad input: hosts and sockets hand us
-// whatever they like, and the doctor must turn that into a finding, not a crash.
+// The parse kit every fact parser shares (pyinfra style: a command runs remotely, a pure parser reads its
+// output): the Parsed result type, and the getent and hostname parsers. Parsers never throw on bad input:
+// hosts and sockets hand us whatever they like, and the doctor must turn that into a finding, not a crash.
 
 /** Why some bytes/text could not be understood. `truncated` = a valid prefix that stopped early. */
 export interface ParseError {

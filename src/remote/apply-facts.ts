@@ -1,7 +1,7 @@
-// The facts script (one round trip per host) and its pure parser. File contents come back base64
+// Apply's facts: the facts script (one round trip per host) and its pure parser. File contents come back base64
 // encoded so that any byte, including invalid UTF-8 in a user's /etc/hosts, survives the trip; owner
 // and mode of each file come from stat, so a changed owner (beam.user) is planned as a change.
-import {FileMeta, HostFacts, RunningPeer} from '../core/plan.js'
+import {FileMeta, ApplyHostFacts, RunningPeer} from '../core/plan.js'
 import {RECOVER_FUNCTIONS} from './write-script.js'
 
 const MARK = '@@beam-mesh'
@@ -38,7 +38,7 @@ exit 0`
 
 const decode = (lines: string[]) => Buffer.from(lines.join(''), 'base64').toString('latin1')
 
-export function parseFactsOutput(out: string, paths: string[]): HostFacts {
+export function parseFactsOutput(out: string, paths: string[]): ApplyHostFacts {
   const files = new Map<string, string | null>(paths.map((p) => [p, null]))
   const meta = new Map<string, FileMeta>()
   let hosts = ''
