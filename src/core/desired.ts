@@ -1,7 +1,7 @@
 // The desired state of each host: the files we own on it and the /etc/hosts block. Pure.
 import {MeshNames, meshNames} from './hosts-shadow.js'
 import {Mesh, MeshHost} from './model.js'
-import {PeerSecrets, renderHostsBlock, renderWgConfig} from './render.js'
+import {PeerSecrets, renderHostsBlock, wgConfigRenderer} from './render.js'
 
 /** A path beam-mesh may own on a host, whether or not it is desired right now. */
 export interface ManagedPath {
@@ -66,20 +66,32 @@ export interface DesiredOptions {
 
 export const wgConfigPath = (iface: string) => `/etc/wireguard/${iface}.conf`
 
+/** Every host's desired state at once: fine for a few hosts; a fleet goes through desiredRenderer. */
 export function desiredState(mesh: Mesh, opts: DesiredOptions): HostDesired[] {
+  const render = desiredRenderer(mesh, opts)
+  return mesh.hosts.map(render)
+}
+
+/**
+ * One host's desired state at a time. What every host shares (hosts block, names, peer sections) is
+ * computed once; a host's own files are rendered on demand, so a caller that writes and drops them
+ * holds one host's files, not the fleet's (a wg config alone is ~170 bytes per peer: N^2 in all).
+ */
+export function desiredRenderer(mesh: Mesh, opts: DesiredOptions): (host: MeshHost) => HostDesired {
   const hostsBlock = renderHostsBlock(mesh)
   const names = meshNames(mesh)
-  return mesh.hosts.map((host) => {
+  const wgConfig = wgConfigRenderer(mesh)
+  return (host) => {
     const privateKey = opts.privateKeys.get(host.name)
     if (!privateKey) throw new Error(`no private key for ${host.name}`)
     const secrets: PeerSecrets = {presharedKeys: opts.presharedKeys?.get(host.name)}
     return {
       host,
-      wgConfig: {path: wgConfigPath(mesh.interface), content: renderWgConfig(mesh, host, privateKey, secrets), mode: 0o600, secret: true},
+      wgConfig: {path: wgConfigPath(mesh.interface), content: wgConfig.text(host, privateKey, secrets), mode: 0o600, secret: true},
       hostsBlock,
       meshNames: names,
       extraFiles: opts.extraFiles?.(host) ?? [],
       managed: opts.managed ?? [],
     }
-  })
+  }
 }

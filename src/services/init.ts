@@ -2,11 +2,14 @@
 import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {desiredState} from '../core/desired.js'
+import {ByteBuilder} from '../core/bytes.js'
+import {Inventory} from '../core/inventory.js'
+import {renderHostsBlock, wgConfigRenderer} from '../core/render.js'
 import {lockStateDir} from '../state/lock.js'
-import {assertPrivate, defaultOutDir, defaultStateDir, ensurePrivateDir, writeIfChanged} from '../state/store.js'
+import {OutputWriter} from '../state/output.js'
+import {assertPrivate, defaultOutDir, defaultStateDir, ensurePrivateDir} from '../state/store.js'
 import {beamFilesFor} from './beam-files.js'
-import {loadMesh} from './mesh.js'
+import {loadMesh, readInventory} from './mesh.js'
 
 export interface InitOptions {
   inventoryFile: string
@@ -47,34 +50,43 @@ export function runInit(opts: InitOptions): InitResult {
   checkOutDir(outDir)
   // Validate everything (inventory, state, allocation, key files) before anything is made, the lock
   // included: a bad input leaves no state dir behind and not even an mtime changed.
-  loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: false, preview: true})
+  // The inventory is the user's input, not ours to guard: read once, before the lock. State is read under it.
+  const inventory = readInventory(opts.inventoryFile)
+  loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: false, preview: true, inventory})
   const lock = lockStateDir(opts.stateDir ?? defaultStateDir(opts.inventoryFile), 'init')
   try {
-    return initLocked(opts, outDir)
+    return initLocked(opts, outDir, inventory)
   } finally {
     lock.release()
   }
 }
 
-function initLocked(opts: InitOptions, outDir: string): InitResult {
-  const loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir})
+function initLocked(opts: InitOptions, outDir: string, inventory: Inventory): InitResult {
+  const loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, inventory})
   const {mesh, store} = loaded
   const written: string[] = loaded.stateChanged ? [store.stateFile] : []
 
   // The output holds private keys (wg configs): same protection as the state.
   ensurePrivateDir(outDir)
-  const desired = desiredState(mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded)})
-  const write = (path: string, content: string, mode: number) => {
-    if (writeIfChanged(path, content, mode)) written.push(path)
+  const wg = wgConfigRenderer(mesh)
+  const extraFiles = beamFilesFor(loaded)
+  const out = new OutputWriter()
+  const config = new ByteBuilder()
+  const write = (path: string, content: Buffer | string, mode: number) => {
+    if (out.write(path, content, mode)) written.push(path)
   }
-  write(join(outDir, 'hosts.block'), desired[0].hostsBlock, 0o644)
-  for (const d of desired) {
-    const hostDir = join(outDir, d.host.name)
+  write(join(outDir, 'hosts.block'), renderHostsBlock(mesh), 0o644)
+  // One host at a time: its files are rendered, written and dropped before the next host's, so memory
+  // holds one host's files (a wg config grows with the fleet), never the whole fleet's.
+  for (const host of mesh.hosts) {
+    const hostDir = join(outDir, host.name)
     ensurePrivateDir(hostDir)
-    write(join(hostDir, `${mesh.interface}.conf`), d.wgConfig.content, d.wgConfig.mode)
+    wg.into(config.reset(), host, loaded.privateKeys.get(host.name)!, {presharedKeys: loaded.presharedKeys?.get(host.name)})
+    // 0600 as on the host: it holds the private key.
+    write(join(hostDir, `${mesh.interface}.conf`), config.bytes(), 0o600)
     // Secret extra files (the cluster cookie) are not copied: the same value for every host, so one
     // copy in the state dir (secrets/cookie) is enough, and each copy is one more place it can leak.
-    for (const f of d.extraFiles) if (!f.secret) write(join(hostDir, f.path.split('/').pop()!), f.content, f.mode)
+    for (const f of extraFiles(host)) if (!f.secret) write(join(hostDir, f.path.split('/').pop()!), f.content, f.mode)
   }
 
   return {

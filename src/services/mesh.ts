@@ -6,7 +6,7 @@ import {AddressRequest, allocate, checkAllocation} from '../core/addressing.js'
 import {InventoryError, UserError} from '../core/errors.js'
 import {Inventory, parseInventory} from '../core/inventory.js'
 import {HostAssignment, Mesh, buildMesh, sshTargetOf} from '../core/model.js'
-import {publicKeyOf} from '../core/wgkeys.js'
+import {keyCheckOf, publicKeyOf} from '../core/wgkeys.js'
 import {readRegularFile} from '../state/files.js'
 import {ArchivedHost, HostState, MeshState, StateStore, defaultStateDir} from '../state/store.js'
 import {loadSecrets} from './secrets.js'
@@ -38,6 +38,12 @@ export interface LoadedMesh {
   stateChanged: boolean
   /** state.json as it is after this load (in a preview: as it would be; nothing is written). */
   state: MeshState
+}
+
+/** state.json's public key when its keyCheck proves it belongs to this private key: no derivation needed. */
+function cachedPublicKey(prev: HostState | undefined, privateKey: string, rotating: boolean): string | undefined {
+  if (!prev?.keyCheck || rotating || prev.pendingPublicKey) return undefined
+  return keyCheckOf(privateKey, prev.publicKey) === prev.keyCheck ? prev.publicKey : undefined
 }
 
 export function readInventory(inventoryFile: string): Inventory {
@@ -89,10 +95,12 @@ export interface LoadOptions {
   persist?: boolean
   /** With persist false: missing keys and secrets are made in memory and shown as "to be created". */
   preview?: boolean
+  /** The inventory already read from inventoryFile (a check before the lock, then the load under it): parsed once. */
+  inventory?: Inventory
 }
 
-export function loadMesh({inventoryFile, stateDir, persist = true, preview = false}: LoadOptions): LoadedMesh {
-  const inventory = readInventory(inventoryFile)
+export function loadMesh({inventoryFile, stateDir, persist = true, preview = false, ...given}: LoadOptions): LoadedMesh {
+  const inventory = given.inventory ?? readInventory(inventoryFile)
   const store = new StateStore(stateDir ?? defaultStateDir(inventoryFile))
   const state = store.load()
   const notes: string[] = []
@@ -111,13 +119,16 @@ export function loadMesh({inventoryFile, stateDir, persist = true, preview = fal
   const assignments = new Map<string, HostAssignment>()
   const hosts: Record<string, HostState> = {}
   for (const h of inventory.hosts) {
-    const publicKey = publicKeyOf(privateKeys.get(h.name)!)
-    const committedKey = committed.get(h.name) ?? publicKey
+    const privateKey = privateKeys.get(h.name)!
     const prev = state.hosts[h.name]
+    const publicKey = cachedPublicKey(prev, privateKey, committed.has(h.name)) ?? publicKeyOf(privateKey)
+    const committedKey = committed.get(h.name) ?? publicKey
     if (prev && prev.publicKey !== committedKey) notes.push(`${h.name}: key file changed outside mesh (public key differs from state.json); peers will get the new key`)
     const entry = {ipv4: v4?.assigned.get(h.name), ipv6: v6?.assigned.get(h.name), publicKey}
     const pendingPublicKey = committed.has(h.name) ? publicKey : undefined
-    hosts[h.name] = {...entry, publicKey: committedKey, pendingPublicKey, endpoint: h.endpoint, ssh: sshTargetOf(h, inventory)}
+    // During a rotation state.json keeps the committed key, not the one in use: nothing to cache then.
+    const keyCheck = pendingPublicKey ? undefined : keyCheckOf(privateKey, publicKey)
+    hosts[h.name] = {...entry, publicKey: committedKey, pendingPublicKey, keyCheck, endpoint: h.endpoint, ssh: sshTargetOf(h, inventory)}
     assignments.set(h.name, entry)
   }
 

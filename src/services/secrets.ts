@@ -56,6 +56,8 @@ export function loadSecrets(store: StateStore, hosts: string[], opts: {persist: 
   }
   const pendingPsks: string[] = []
   const presharedKeys = opts.presharedKeys ? pairKeys(store, hosts, persist || Boolean(opts.preview), pendingPsks, make) : undefined
+  // Every secret created above is fsynced; their folders once, here, before anything names them.
+  if (persist) store.syncDirs()
   return {privateKeys, createdKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie}
 }
 

@@ -3,7 +3,7 @@
 // `mesh apply` and `mesh rotate-keys` both pick it up and finish it, so an interrupted rotation never
 // strands a host with a key that is neither on disk as current nor re-creatable.
 import {existsSync, renameSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import {generatePresharedKey, generatePrivateKey} from '../core/wgkeys.js'
 import {StateStore} from './store.js'
@@ -44,13 +44,17 @@ function start(store: StateStore, items: readonly (readonly [string, string])[],
     const got = store.secret(pendingFile(file), make)
     ;(got.created ? out.created : out.resumed).push(label)
   }
+  store.syncDirs()
   return out
 }
 
 /** Renames every pending secret over its current file (rename is atomic), then records the new public keys. */
 export function commitRotation(store: StateStore, hosts: string[], pskFiles: string[]): void {
   for (const file of [...hosts.map((h) => store.keyFile(h)), ...pskFiles]) {
-    if (existsSync(pendingFile(file))) renameSync(pendingFile(file), file)
+    if (existsSync(pendingFile(file))) {
+      renameSync(pendingFile(file), file)
+      store.touched(dirname(file))
+    }
   }
   const state = store.load()
   for (const h of hosts) {

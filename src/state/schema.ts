@@ -20,6 +20,7 @@ const HostStateSchema = z
     ipv6: ip(6).optional(),
     publicKey: wgKey,
     pendingPublicKey: wgKey.optional(),
+    keyCheck: z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 hex digits (delete the field: the next run writes it again)').optional(),
     endpoint: z.string().refine((s) => isIp(s) || isDnsName(s), 'must be an IP address or DNS name').optional(),
     ssh: z.object({user: plain.optional(), host: plain, port: z.number().int().min(1).max(65535).optional()}).strict().optional(),
   })

@@ -23,6 +23,12 @@ export interface HostState {
   publicKey: string
   /** During a key rotation: the public key of keys/<host>.key.next, committed once every host runs with it. */
   pendingPublicKey?: string
+  /**
+   * keyCheckOf(private key, publicKey): while it matches the key file, publicKey is that key's and need
+   * not be derived again (a derivation costs far more than reading the file). A cache, never trusted
+   * alone: any edit of the key file or of publicKey makes it miss.
+   */
+  keyCheck?: string
   /** Where the host was reached: kept so a host removed from the inventory can still be torn down. */
   endpoint?: string
   ssh?: SshTargetState
@@ -95,16 +101,22 @@ export function ensurePrivateDir(path: string): void {
   assertPrivate(path, 'dir')
 }
 
+export interface WriteOptions {
+  /**
+   * fsync the file and its folder (default): for what cannot be made again (state.json, an inventory).
+   * Output that init renders again from state is written atomically only (temp + rename): a crash
+   * leaves the old or the new file, never half of one, and a re-run rewrites it.
+   */
+  durable?: boolean
+}
+
 /**
  * Write a file only when its bytes differ (so re-runs change nothing, not even mtimes),
- * through a temp file + fsync + rename so a crash never leaves half a file. Returns true if written.
+ * through a temp file + rename so a crash never leaves half a file. Returns true if written.
  */
-export function writeIfChanged(path: string, content: string | Buffer, mode: number): boolean {
+export function writeIfChanged(path: string, content: string | Buffer, mode: number, {durable = true}: WriteOptions = {}): boolean {
   const bytes = typeof content === 'string' ? Buffer.from(content) : content
-  const old = readRegularFile(path, {what: 'file', maxBytes: MAX_STATE_BYTES})
-  if (old) {
-    if (old.equals(bytes) && (statSync(path).mode & 0o777) === mode) return false
-  }
+  if (sameFile(path, bytes, mode)) return false
   const tmp = `${path}.tmp-${process.pid}`
   const fd = openSync(tmp, 'w', mode)
   try {
@@ -112,18 +124,41 @@ export function writeIfChanged(path: string, content: string | Buffer, mode: num
     // or a umask of 077 would make every re-run see a mode change and rewrite the file.
     fchmodSync(fd, mode)
     writeSync(fd, bytes)
-    fsyncSync(fd)
+    if (durable) fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
   renameSync(tmp, path)
+  if (durable) fsyncDir(dirname(path))
   return true
+}
+
+/** The file holds exactly these bytes with this mode. A size or mode that differs is seen without reading it. */
+function sameFile(path: string, bytes: Buffer, mode: number): boolean {
+  const st = statSync(path, {throwIfNoEntry: false})
+  if (!st) return false
+  // Not a regular file: readRegularFile throws the error that says what it is.
+  if (!st.isFile()) readRegularFile(path, {what: 'file', maxBytes: MAX_STATE_BYTES})
+  if (st.size !== bytes.length || (st.mode & 0o777) !== mode) return false
+  return readRegularFile(path, {what: 'file', maxBytes: MAX_STATE_BYTES})?.equals(bytes) ?? false
+}
+
+/** A new or renamed entry is durable only once its folder is synced too. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 export class StateStore {
   readonly keysDir: string
   readonly secretsDir: string
   readonly stateFile: string
+  /** Folders with entries created or renamed since their last fsync (see syncDirs). */
+  private readonly unsynced = new Set<string>()
 
   constructor(readonly dir: string) {
     this.keysDir = join(dir, 'keys')
@@ -154,9 +189,22 @@ export class StateStore {
     return parseState(raw, this.stateFile)
   }
 
+  /** Keys and secrets first, then state.json: the state never names a key that a crash could lose. */
   save(state: MeshState): boolean {
     ensurePrivateDir(this.dir)
+    this.syncDirs()
     return writeIfChanged(this.stateFile, stableJson(state), 0o600)
+  }
+
+  /** A secret file was created or renamed in this folder: syncDirs (or save) makes the entry durable. */
+  touched(dir: string): void {
+    this.unsynced.add(dir)
+  }
+
+  /** fsync every folder with new entries, once each: a thousand new keys cost one folder sync, not a thousand. */
+  syncDirs(): void {
+    for (const d of this.unsynced) fsyncDir(d)
+    this.unsynced.clear()
   }
 
   /** Archived hosts torn down successfully: teardownPending=false (written only after the teardown). */
@@ -192,6 +240,9 @@ export class StateStore {
     } finally {
       closeSync(fd)
     }
+    // The entry in its folder, and that folder's own entry (keys/ and secrets/ are made on first use).
+    this.touched(dirname(path))
+    this.touched(this.dir)
     return {value, created: true}
   }
 }

@@ -1,0 +1,94 @@
+// Init at fleet scale: memory bounded by one host's files (streamed), public keys cached in state.json
+// behind a check that any edit of the key file or of the cached key defeats.
+import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import {readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {fileURLToPath} from 'node:url'
+
+import {generatePrivateKey, keyCheckOf, publicKeyOf} from '../../src/core/wgkeys.js'
+import {runInit} from '../../src/services/init.js'
+import {StateStore, stableJson} from '../../src/state/store.js'
+import {baseInventory, tmpDir, toYaml} from './_helpers.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/** n hosts in 198.18.0.0/15 (benchmark range); a /20 holds them. */
+function fleet(n: number) {
+  return {
+    network: {interface: 'wg0', ipv4: '10.64.0.0/20', ipv6: 'fd64:64::/64', persistentKeepalive: 25},
+    hosts: Array.from({length: n}, (_, i) => ({name: `node-${i}`, endpoint: `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`})),
+  }
+}
+
+// Runs in a child so its peak RSS is its own: init cold, then a re-run, then the process's maxRSS.
+const CHILD = `
+import {runInit} from './src/services/init.ts'
+const [file] = process.argv.slice(-1)
+const cold = runInit({inventoryFile: file})
+const rerun = runInit({inventoryFile: file})
+console.log(JSON.stringify({cold: cold.written.length, rerun: rerun.written.length, maxRssKiB: process.resourceUsage().maxRSS}))
+`
+
+describe('init at scale', () => {
+  it('renders and writes 1000 hosts one at a time: peak memory stays far below the fleet\'s output', () => {
+    // 1000 hosts: ~1000 x 999 peer sections = about 170 MB of configs. Rendered all at once (as before
+    // streaming) the peak was 680-850 MiB; streamed it is one config plus the model.
+    const n = 1000
+    const dir = tmpDir()
+    const file = join(dir, 'fleet.yaml')
+    writeFileSync(file, toYaml(fleet(n)))
+    const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD, file], {cwd: ROOT, encoding: 'utf8', timeout: 600_000})
+    assert.equal(res.status, 0, res.stderr)
+    const got = JSON.parse(res.stdout.trim().split('\n').pop()!) as {cold: number; rerun: number; maxRssKiB: number}
+    // Per host: wg0.conf, env.sh, vm.args, libcluster.exs; plus hosts.block and state.json.
+    assert.equal(got.cold, n * 4 + 2, 'every host\'s files and the state were written')
+    assert.equal(got.rerun, 0, 'a re-run changes nothing')
+    const out = join(dir, 'out', 'fleet')
+    assert.equal(readdirSync(out).filter((e) => e.startsWith('node-')).length, n)
+    for (const i of [0, 499, n - 1]) {
+      const conf = readFileSync(join(out, `node-${i}`, 'wg0.conf'), 'utf8')
+      assert.equal(conf.match(/^\[Peer\]$/gm)?.length, n - 1, `node-${i} has every other host as a peer`)
+      assert.ok(!conf.includes(`# node-${i}\n`), `node-${i} is not its own peer`)
+    }
+    const rssMiB = got.maxRssKiB / 1024
+    assert.ok(rssMiB < 400, `peak RSS ${rssMiB.toFixed(0)} MiB for ${n} hosts; streamed rendering should stay far below 400 MiB`)
+  })
+
+  it('takes a public key from state.json while its keyCheck matches the key file, and derives it when either changed', () => {
+    const dir = tmpDir()
+    const file = join(dir, 'inventory.yaml')
+    writeFileSync(file, toYaml(baseInventory(3)))
+    const stateDir = join(dir, 'state')
+    const store = new StateStore(stateDir)
+    runInit({inventoryFile: file, stateDir, outDir: join(dir, 'out')})
+    const state = () => JSON.parse(readFileSync(store.stateFile, 'utf8'))
+    const key = (h: string) => store.readSecret(store.keyFile(h))!
+    const first = state()
+    for (const h of ['Host-A', 'Host-B', 'Host-C']) assert.equal(first.hosts[h].keyCheck, keyCheckOf(key(h), publicKeyOf(key(h))))
+
+    // A cached key that matches its check is used as it is: proof that nothing is derived on a re-run.
+    const planted = publicKeyOf(generatePrivateKey())
+    first.hosts['Host-A'] = {...first.hosts['Host-A'], publicKey: planted, keyCheck: keyCheckOf(key('Host-A'), planted)}
+    writeFileSync(store.stateFile, stableJson(first), {mode: 0o600})
+    const cached = runInit({inventoryFile: file, stateDir, outDir: join(dir, 'out')})
+    assert.equal(cached.hosts.find((h) => h.name === 'Host-A')!.publicKey, planted)
+
+    // publicKey edited by hand (check left as it was): derived again, the edit is noted and undone.
+    const edited = state()
+    edited.hosts['Host-A'].publicKey = publicKeyOf(generatePrivateKey())
+    // Host-B's key file replaced outside mesh: derived again from the new file.
+    const newKey = generatePrivateKey()
+    writeFileSync(store.keyFile('Host-B'), `${newKey}\n`, {mode: 0o600})
+    writeFileSync(store.stateFile, stableJson(edited), {mode: 0o600})
+    const again = runInit({inventoryFile: file, stateDir, outDir: join(dir, 'out')})
+    const byName = new Map(again.hosts.map((h) => [h.name, h.publicKey]))
+    assert.equal(byName.get('Host-A'), publicKeyOf(key('Host-A')))
+    assert.equal(byName.get('Host-B'), publicKeyOf(newKey))
+    assert.equal(again.notes.filter((n) => n.includes('key file changed outside mesh')).length, 2, again.notes.join('\n'))
+    const after = state()
+    assert.equal(after.hosts['Host-B'].keyCheck, keyCheckOf(newKey, publicKeyOf(newKey)))
+    assert.equal(after.hosts['Host-A'].publicKey, publicKeyOf(key('Host-A')))
+  })
+})
