@@ -27,8 +27,54 @@ function issueOf(e: YAMLError): FieldIssue {
   }
 }
 
+/** An inventory nests a few levels; a flow collection nested deeper than this is an attack or a mistake. */
+export const MAX_FLOW_DEPTH = 64
+
+/**
+ * Where `[`/`{` nesting first exceeds MAX_FLOW_DEPTH, or null. Checked before parsing so the answer is the same
+ * in every process: the parser would otherwise stop wherever the call stack happens to run out.
+ * Quoted strings and comments are skipped; a stray bracket in a plain scalar can only make the count higher
+ * by one, which the limit leaves room for.
+ */
+function flowTooDeep(text: string): {line: number; col: number} | null {
+  let depth = 0
+  let line = 1
+  let col = 0
+  let quote = ''
+  let comment = false
+  let prev = '\n'
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]
+    col++
+    if (ch === '\n') {
+      line++
+      col = 0
+      comment = false
+    } else if (comment) {
+      // skipped to the end of the line
+    } else if (quote) {
+      if (quote === '"' && ch === '\\') {
+        i++
+        col++
+      } else if (ch === quote) quote = ''
+    } else if (ch === '#' && /\s/.test(prev)) comment = true
+    else if (ch === '"' || ch === "'") quote = ch
+    else if (ch === '[' || ch === '{') {
+      if (++depth > MAX_FLOW_DEPTH) return {line, col}
+    } else if ((ch === ']' || ch === '}') && depth > 0) depth--
+    prev = ch
+  }
+  return null
+}
+
 /** Parse YAML; throws InventoryError naming line and column for every error or warning. */
 export function loadInventoryYaml(text: string, file: string): unknown {
+  const deep = flowTooDeep(text)
+  if (deep) {
+    throw new InventoryError(file, [
+      {path: `line ${deep.line}, column ${deep.col}`, message: `YAML syntax error: the YAML is nested too deeply (over ${MAX_FLOW_DEPTH} levels of [ ] or { })`, fix: SYNTAX_FIX},
+    ])
+  }
   let doc: ReturnType<typeof parseDocument>
   try {
     doc = parseDocument(text, {uniqueKeys: true, prettyErrors: true})

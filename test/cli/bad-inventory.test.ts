@@ -1,5 +1,6 @@
-// A corpus of malformed and hostile inventories (test/fixtures/bad-inventories/*.yaml) through the REAL CLI
-// (dist/ must be built: `npm test` builds first). Each file's first line says what the error must name:
+// A corpus of malformed and hostile inventories (test/fixtures/bad-inventories/*.yaml) through the built CLI
+// (dist/ must be built: `npm test` builds first): every case through oclif in this process, and a sample also through
+// the binary, whose output must be the same bytes. Each file's first line says what the error must name:
 //   # expect: <field path substring> | <message substring>
 // Every run must exit 2, name that field and message (plain and --json), show no stack trace, and leave an
 // existing state and output folder exactly as they were.
@@ -12,11 +13,14 @@ import {before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {MAX_INVENTORY_BYTES} from '../../src/services/mesh.js'
-import {baseInventory, tmpDir, toYaml} from './_helpers.js'
+import {baseInventory, tmpDir, toYaml} from '../unit/_helpers.js'
+import {meshInProcess} from './_in-process.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CORPUS = join(ROOT, 'test', 'fixtures', 'bad-inventories')
 const CONCURRENCY = 4
+/** Through the binary as well: one per kind of check (YAML parsing, size, schema, characters, cross-field). */
+const THROUGH_THE_BINARY = ['billion-laughs.yaml', 'deep-nesting.yaml', 'huge.yaml (generated)', 'duplicate-name-case.yaml', 'cidr-31.yaml']
 
 interface Case {
   name: string
@@ -97,6 +101,7 @@ describe('bad inventories through the real CLI', () => {
 
   let before_: {state: Map<string, string>; out: Map<string, string>}
   let results: {c: Case; plain: Run; json: Run}[] = []
+  let binaryRuns: {c: Case; plain: Run; json: Run}[] = []
 
   before(async () => {
     const good = join(dir, 'good.yaml')
@@ -105,7 +110,18 @@ describe('bad inventories through the real CLI', () => {
     assert.equal(init.code, 0, `a valid init must succeed first: ${init.stderr}`)
     before_ = {state: snapshot(state), out: snapshot(out)}
     const args = (c: Case) => ['init', '-i', c.file, '--state', state, '--out', out]
-    results = await pool(cases, CONCURRENCY, async (c) => ({c, plain: await mesh(args(c)), json: await mesh([...args(c), '--json'])}))
+    for (const c of cases) results.push({c, plain: await meshInProcess(args(c)), json: await meshInProcess([...args(c), '--json'])})
+    const sample = cases.filter((c) => THROUGH_THE_BINARY.includes(c.name))
+    binaryRuns = await pool(sample, CONCURRENCY, async (c) => ({c, plain: await mesh(args(c)), json: await mesh([...args(c), '--json'])}))
+  })
+
+  it('the binary prints the same bytes and exit codes as the in-process runs (checked on a sample of each kind)', () => {
+    assert.equal(binaryRuns.length, THROUGH_THE_BINARY.length, 'every sampled case exists in the corpus')
+    for (const b of binaryRuns) {
+      const r = results.find((x) => x.c === b.c)!
+      assert.deepEqual(b.plain, r.plain, `${b.c.name}: plain`)
+      assert.deepEqual(b.json, r.json, `${b.c.name}: --json`)
+    }
   })
 
   it('the corpus holds at least 30 inventories, each with an expectation', () => {
