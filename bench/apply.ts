@@ -1,96 +1,100 @@
-// Prints how long `mesh apply` takes on 1, 4 and 16 lab hosts (network namespaces with their own sshd on
-// this machine): a cold apply (nothing on the hosts yet) and a no-op re-apply, through the real CLI, with the
-// ratio to 1 host, and the 1-minute load average right after each size (the machine is shared: say how busy it
-// was). Figures only: nothing here asserts a timing. Needs root and the lab packages.
+// Prints how long `mesh apply` takes on 1, 4, 16 and 64 lab hosts (network namespaces with their own sshd on
+// this machine) beside the OpenSSH floor measured in the same lab and the same run (bench/lib/floor.ts): a cold
+// apply (nothing on the hosts) against one ssh per host writing the same files plus `wg-quick up`, and a no-op
+// re-apply against one ssh per host reading them plus `wg show`. Each figure is the median of a few rounds
+// (BENCH_APPLY_ROUNDS, default 3); the hosts are put back to bare before every cold run, untimed. The ratios
+// mesh/floor are side by side, so they hold on a shared, busy machine better than the absolute times do; the
+// 1-minute load average after each size is printed with them. Figures only: nothing here asserts a timing.
+// Needs root, the lab packages and dist/ (`npm run build`).
 // Run: node --import tsx bench/apply.ts [sizes...]   (default 1 4 16 64)
-import {spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
 import {loadavg} from 'node:os'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
-import {fileURLToPath} from 'node:url'
 
-import {UserError} from '../src/core/errors.js'
-import {checkLabPrerequisites, labDown, labUp} from '../src/lab/index.js'
-import {LabSlot, claimLabSlot} from '../src/lab/slot.js'
+import {checkLabPrerequisites} from '../src/lab/index.js'
+import {emitBench, fmt, meshOk, median, printTable, withBenchLab} from './lib/common.js'
+import {resetHosts, runFloor, writeFloorScripts} from './lib/floor.js'
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const ROUNDS = Math.max(1, Number(process.env.BENCH_APPLY_ROUNDS ?? 3))
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const SIZES = sizes.length ? sizes : [1, 4, 16, 64]
 
-// A signal must not kill the process before the finally below took the lab down: note it, stop at the next step.
-let interrupted = ''
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (interrupted = sig))
-
-function mesh(args: string[]): number {
-  if (interrupted) throw new Error(`interrupted (${interrupted})`)
-  const t0 = performance.now()
-  const res = spawnSync(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}})
-  if (res.status !== 0) throw new Error(`mesh ${args.join(' ')} exited ${res.status}: ${res.stderr}`)
-  return performance.now() - t0
+interface Row {
+  n: number
+  up: number
+  init: number
+  cold: number[]
+  floorCold: number[]
+  noop: number[]
+  floorNoop: number[]
+  load: number
 }
-
-/** Another lab on the same addresses: wait for it rather than tear down what is not ours. */
-async function upPatiently(n: number, dir: string, slot: LabSlot) {
-  const until = Date.now() + 5 * 60_000
-  for (;;) {
-    try {
-      return await labUp({hosts: n, dir, prefix: slot.prefix, net: slot.net})
-    } catch (err) {
-      if (!(err instanceof UserError && /already/.test(err.message)) || Date.now() > until) throw err
-      console.error(`bench/apply: lab addresses busy (${err.message}); retrying in 10 s`)
-      await sleep(10_000)
-    }
-  }
-}
-
-const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`)
 
 async function main() {
   const p = checkLabPrerequisites()
   if (!p.ok) {
     console.log(`bench/apply: skipped: ${p.reason}`)
-    console.log(`BENCH ${JSON.stringify({bench: 'apply', skipped: p.reason})}`)
+    emitBench('apply', {skipped: p.reason})
     return
   }
-  const rows: {n: number; up: number; init: number; cold: number; noop: number; load: number}[] = []
+  const rows: Row[] = []
   for (const n of SIZES) {
-    const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-apply-'))
-    const slot = claimLabSlot() // a free prefix and /24, so the bench never meets another run's lab
-    const t0 = performance.now()
-    try {
-      const lab = await upPatiently(n, dir, slot)
-      const up = performance.now() - t0
-      const common = ['-i', lab.inventory, '--state', join(dir, 'state')]
-      const init = mesh(['init', ...common, '--out', join(dir, 'out')])
-      const cold = mesh(['apply', ...common, '--yes'])
-      const noop = mesh(['apply', ...common, '--yes'])
-      rows.push({n, up, init, cold, noop, load: loadavg()[0]})
+    const row = await withBenchLab(n, async (lab) => {
+      const state = join(lab.dir, 'state')
+      const out = join(lab.dir, 'out')
+      const common = ['-i', lab.result.inventory, '--state', state]
+      const init = await meshOk(['init', ...common, '--out', out, '--json'], {home: lab.home})
+      const ips = new Map((JSON.parse(init.stdout).hosts as {name: string; ipv4: string}[]).map((h) => [h.name, h.ipv4]))
+      const floor = writeFloorScripts(lab, out, state, ips)
+      const r: Row = {n, up: lab.upMs, init: init.ms, cold: [], floorCold: [], noop: [], floorNoop: [], load: 0}
+      for (let i = 0; i < ROUNDS; i++) {
+        await resetHosts(lab)
+        r.floorCold.push(await runFloor(floor.cold))
+        await resetHosts(lab)
+        r.cold.push((await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})).ms)
+        // The hosts now hold what mesh wrote: both sides read the same state.
+        r.noop.push((await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})).ms)
+        r.floorNoop.push(await runFloor(floor.noop))
+      }
+      r.load = loadavg()[0]
       console.error(`bench/apply: ${n} hosts done`)
-    } finally {
-      await labDown({dir, prefix: slot.prefix})
-      rmSync(dir, {recursive: true, force: true})
-      slot.release()
-    }
-    if (interrupted) process.exit(130)
+      return r
+    })
+    rows.push(row)
   }
-  const base = rows.find((r) => r.n === 1) ?? rows[0]
-  const table = [
-    ['hosts', 'lab up', 'init', 'cold apply', 'x 1 host', 'no-op re-apply', 'x 1 host', 'load avg'],
-    ...rows.map((r) => [String(r.n), fmt(r.up), fmt(r.init), fmt(r.cold), (r.cold / base.cold).toFixed(2), fmt(r.noop), (r.noop / base.noop).toFixed(2), r.load.toFixed(1)]),
-  ]
-  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)))
-  console.log(`mesh apply on lab hosts (node ${process.version}, default --concurrency 8, wall time of the CLI process)`)
-  for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i])).join('  '))
-  // Machine-readable last line, tabulated by scripts/run-bench.mjs.
-  const bench = {
-    bench: 'apply',
-    node: process.version,
-    date: new Date().toISOString(),
-    rows: rows.map((r) => ({hosts: r.n, upMs: Math.round(r.up), initMs: Math.round(r.init), coldMs: Math.round(r.cold), coldRatio: +(r.cold / base.cold).toFixed(2), noopMs: Math.round(r.noop), noopRatio: +(r.noop / base.noop).toFixed(2), load1: +r.load.toFixed(2)})),
-  }
-  console.log(`BENCH ${JSON.stringify(bench)}`)
+  const m = (xs: number[]) => median(xs)
+  console.log(`mesh apply on lab hosts beside the OpenSSH floor (node ${process.version}, default --concurrency, wall time of`)
+  console.log(`the process, median of ${ROUNDS} rounds; "x floor" = mesh median / floor median, same lab, same run)`)
+  printTable([
+    ['hosts', 'lab up', 'init', 'cold apply', 'floor', 'x floor', 'no-op re-apply', 'floor', 'x floor', 'load avg'],
+    ...rows.map((r) => [
+      String(r.n),
+      fmt(r.up),
+      fmt(r.init),
+      fmt(m(r.cold)),
+      fmt(m(r.floorCold)),
+      (m(r.cold) / m(r.floorCold)).toFixed(2),
+      fmt(m(r.noop)),
+      fmt(m(r.floorNoop)),
+      (m(r.noop) / m(r.floorNoop)).toFixed(2),
+      r.load.toFixed(1),
+    ]),
+  ])
+  emitBench('apply', {
+    rounds: ROUNDS,
+    rows: rows.map((r) => ({
+      hosts: r.n,
+      upMs: Math.round(r.up),
+      initMs: Math.round(r.init),
+      coldMs: Math.round(m(r.cold)),
+      floorColdMs: Math.round(m(r.floorCold)),
+      coldVsFloor: +(m(r.cold) / m(r.floorCold)).toFixed(2),
+      noopMs: Math.round(m(r.noop)),
+      floorNoopMs: Math.round(m(r.floorNoop)),
+      noopVsFloor: +(m(r.noop) / m(r.floorNoop)).toFixed(2),
+      runs: {cold: r.cold.map(Math.round), floorCold: r.floorCold.map(Math.round), noop: r.noop.map(Math.round), floorNoop: r.floorNoop.map(Math.round)},
+      load1: +r.load.toFixed(2),
+    })),
+  })
 }
 
 await main()

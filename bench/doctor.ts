@@ -1,6 +1,8 @@
 // Prints how long `mesh doctor --json` takes on a healthy mesh of 1, 4, 16 and 64 lab hosts (each running an Erlang
-// node `app`, as in test/e2e/apply.test.ts), the median of 3 runs through the real CLI, the ratio to 1 host, and
-// whether each report was healthy, with the 1-minute load average after each size. Figures only: nothing here asserts a timing. Needs root, the lab packages and
+// node `app`, as in test/e2e/apply.test.ts), the median of 3 runs through the real CLI, beside its floor measured in
+// the same lab and run (bench/lib/floor.ts: one ssh per host, all at once, each pinging every other host's tunnel
+// address), the ratio to that floor and to 1 host, and whether each report was healthy, with the 1-minute load
+// average after each size. Figures only: nothing here asserts a timing. Needs root, the lab packages and
 // erlang, and dist/ (`npm run build`). Lab prefix bmbd on 198.18.61.0/24, always taken down.
 // Run: node --import tsx bench/doctor.ts [sizes...]   (default 1 4 16 64)
 import {loadavg} from 'node:os'
@@ -8,6 +10,7 @@ import {join} from 'node:path'
 
 import {checkLabPrerequisites} from '../src/lab/index.js'
 import {emitBench, fmt, meshOk, median, pool, printTable, runMesh, startAppNode, withBenchLab} from './lib/common.js'
+import {runFloor, writeFloorScripts} from './lib/floor.js'
 
 /** Doctor runs per size (BENCH_DOCTOR_RUNS): at 64 hosts on a busy machine one run takes minutes. */
 const RUNS = Math.max(1, Number(process.env.BENCH_DOCTOR_RUNS ?? 3))
@@ -20,6 +23,7 @@ interface Row {
   apply: number
   nodes: number
   runs: number[]
+  sweeps: number[]
   healthy: boolean[]
   findings: string
   load: number
@@ -36,12 +40,15 @@ async function main() {
   for (const n of SIZES) {
     const row = await withBenchLab(n, async (lab) => {
       const common = ['-i', lab.result.inventory, '--state', join(lab.dir, 'state')]
-      await meshOk(['init', ...common, '--out', join(lab.dir, 'out'), '--json'], {home: lab.home})
+      const init = await meshOk(['init', ...common, '--out', join(lab.dir, 'out'), '--json'], {home: lab.home})
+      const ips = new Map((JSON.parse(init.stdout).hosts as {name: string; ipv4: string}[]).map((h) => [h.name, h.ipv4]))
+      const floor = writeFloorScripts(lab, join(lab.dir, 'out'), join(lab.dir, 'state'), ips)
       const apply = await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})
       const t0 = performance.now()
       await pool(lab.hosts, 4, (h) => startAppNode(lab, h))
       const nodes = performance.now() - t0
       const runs: number[] = []
+      const sweeps: number[] = []
       const healthy: boolean[] = []
       let findings = ''
       for (let i = 0; i < RUNS; i++) {
@@ -56,18 +63,22 @@ async function main() {
         runs.push(r.ms)
         healthy.push(report.healthy && r.status === 0)
         findings = Object.entries(report.summary).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'
+        // The floor right after, in turn with doctor, so both see the same machine.
+        sweeps.push(await runFloor(floor.ping))
       }
       console.error(`bench/doctor: ${n} hosts done`)
-      return {n, up: lab.upMs, apply: apply.ms, nodes, runs, healthy, findings, load: loadavg()[0]}
+      return {n, up: lab.upMs, apply: apply.ms, nodes, runs, sweeps, healthy, findings, load: loadavg()[0]}
     })
     rows.push(row)
   }
   const base = rows.find((r) => r.n === 1) ?? rows[0]
   const med = (r: Row) => median(r.runs)
+  const sweep = (r: Row) => median(r.sweeps)
   console.log(`mesh doctor --json on a healthy lab mesh with an Erlang node per host (node ${process.version}, default --concurrency 8,`)
-  console.log(`wall time of the CLI process, median of ${RUNS} runs; "x 1 host" = ratio of the medians)`)
+  console.log(`wall time of the CLI process, median of ${RUNS} runs; floor = ping-every-pair sweep over one ssh per host;`)
+  console.log(`"x floor" and "x 1 host" = ratios of the medians)`)
   printTable([
-    ['hosts', 'pairs', 'lab up', 'apply', 'start nodes', 'doctor (median)', 'min', 'max', 'x 1 host', 'healthy', 'load avg', 'last findings'],
+    ['hosts', 'pairs', 'lab up', 'apply', 'start nodes', 'doctor (median)', 'min', 'max', 'ping sweep', 'x floor', 'x 1 host', 'healthy', 'load avg', 'last findings'],
     ...rows.map((r) => [
       String(r.n),
       String(r.n * r.n),
@@ -77,6 +88,8 @@ async function main() {
       fmt(med(r)),
       fmt(Math.min(...r.runs)),
       fmt(Math.max(...r.runs)),
+      fmt(sweep(r)),
+      (med(r) / sweep(r)).toFixed(2),
       (med(r) / med(base)).toFixed(2),
       `${r.healthy.filter(Boolean).length}/${r.healthy.length}`,
       r.load.toFixed(1),
@@ -84,7 +97,17 @@ async function main() {
     ]),
   ])
   emitBench('doctor', {
-    rows: rows.map((r) => ({hosts: r.n, medianMs: Math.round(med(r)), runsMs: r.runs.map(Math.round), ratio: +(med(r) / med(base)).toFixed(2), healthy: r.healthy, load1: +r.load.toFixed(2)})),
+    rows: rows.map((r) => ({
+      hosts: r.n,
+      medianMs: Math.round(med(r)),
+      runsMs: r.runs.map(Math.round),
+      floorMs: Math.round(sweep(r)),
+      sweepsMs: r.sweeps.map(Math.round),
+      vsFloor: +(med(r) / sweep(r)).toFixed(2),
+      ratio: +(med(r) / med(base)).toFixed(2),
+      healthy: r.healthy,
+      load1: +r.load.toFixed(2),
+    })),
   })
 }
 

@@ -95,16 +95,28 @@ if (init && !init.skipped) {
 
 const apply = find('apply')
 if (apply && !apply.skipped) {
-  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} cold`, fmt(x.coldMs), ratio(x.coldRatio), `lab up ${fmt(x.upMs)}, init ${fmt(x.initMs)}${loadNote(x)}`])
-  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} no-op re-apply`, fmt(x.noopMs), ratio(x.noopRatio), loadNote(x).replace(/^, /, '')])
+  // Rows from before the floor (no coldVsFloor) keep their old columns.
+  const vs = (x, k) => (x[k] === undefined ? '' : `, floor ${fmt(x[k === 'coldVsFloor' ? 'floorColdMs' : 'floorNoopMs'])}, mesh/floor x${Number(x[k]).toFixed(2)}`)
+  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} cold`, fmt(x.coldMs), ratio(x.coldRatio ?? x.coldMs / apply.rows[0].coldMs), `lab up ${fmt(x.upMs)}, init ${fmt(x.initMs)}${vs(x, 'coldVsFloor')}${loadNote(x)}`])
+  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} no-op re-apply`, fmt(x.noopMs), ratio(x.noopRatio ?? x.noopMs / apply.rows[0].noopMs), `${vs(x, 'noopVsFloor').replace(/^, /, '')}${loadNote(x)}`.replace(/^, /, '')])
 }
 
 const doctor = find('doctor')
 if (doctor && !doctor.skipped) {
   for (const x of doctor.rows) {
     const ok = x.healthy.filter(Boolean).length
-    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}${loadNote(x)}`])
+    const floor = x.vsFloor === undefined ? '' : `; ping sweep ${fmt(x.floorMs)}, mesh/floor x${Number(x.vsFloor).toFixed(2)}`
+    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}${floor}${loadNote(x)}`])
   }
+}
+
+// mesh/floor side by side: the ratios this project's speed targets are stated in.
+const floorRows = [['hosts', 'apply cold', 'apply no-op', 'doctor']]
+for (const n of [...new Set([...(apply?.rows ?? []), ...(doctor?.rows ?? [])].map((x) => x.hosts))].sort((a, b) => a - b)) {
+  const a = apply?.rows?.find((x) => x.hosts === n)
+  const d = doctor?.rows?.find((x) => x.hosts === n)
+  const cell = (v) => (v === undefined ? '-' : `x${Number(v).toFixed(2)}`)
+  floorRows.push([String(n), cell(a?.coldVsFloor), cell(a?.noopVsFloor), cell(d?.vsFloor)])
 }
 
 const peer = find('peer-add')
@@ -132,6 +144,12 @@ for (const [i, r] of rows.entries()) {
   console.log(r.map((c, j) => c.padEnd(widths[j])).join('  ').trimEnd())
   if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 }
+if (floorRows.length > 1) {
+  console.log('\nmesh / OpenSSH floor (same lab, same run; below 1 = faster than the floor)')
+  const w = floorRows[0].map((_, i) => Math.max(...floorRows.map((r) => r[i].length)))
+  for (const r of floorRows) console.log(r.map((c, j) => c.padStart(w[j])).join('  '))
+}
+console.log(`load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
 console.log(`\nwall time per bench: ${results.map((r) => `${r.file} ${fmt(r.ms)}`).join(', ')}`)
 if (failed.length) console.error(`failed: ${failed.join(', ')}`)
 process.exit(failed.length || interrupted ? 1 : 0)

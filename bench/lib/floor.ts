@@ -1,0 +1,114 @@
+// The OpenSSH floor: what the same job costs done by hand with the stock client, in the same lab and the same
+// run as mesh, so a ratio mesh/floor holds whatever the machine's load. One shell script starts one `ssh` per
+// host, all at once, and waits for them:
+// - cold: write the files mesh writes (wg config, BEAM files, the hosts block spliced into /etc/hosts), then
+//   `wg-quick up`;
+// - no-op: read the same files and `wg show`;
+// - ping sweep: each host pings every other host's tunnel address (doctor's floor).
+// Payloads go on ssh's stdin (the private key and the cookie never in argv), from 0600 files in the bench's dir.
+import {spawn} from 'node:child_process'
+import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import type {LabHost} from '../../src/lab/index.js'
+import {BenchLab, onHost, pool} from './common.js'
+
+const IFACE = 'wg0'
+const BEAM_DIR = `/etc/beam-mesh/${IFACE}`
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+/** The stock client, told everything on the command line: no user config, the lab's key and known_hosts. */
+function sshCommand(lab: BenchLab, h: LabHost): string {
+  return ['ssh', '-F', '/dev/null', '-i', lab.result.identityFile, '-o', `UserKnownHostsFile=${lab.result.knownHostsFile}`,
+    '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-p', String(h.sshPort), `root@${h.address}`].map(q).join(' ')
+}
+
+/** A here-document that writes one file with its mode (the content never passes through argv). */
+function writeFile(path: string, content: string, mode: string): string {
+  const tag = 'MESH_FLOOR_EOF'
+  if (content.includes(tag)) throw new Error(`${path}: content holds the here-document tag`)
+  return `cat > ${q(`${path}.tmp`)} <<'${tag}'\n${content}${content.endsWith('\n') ? '' : '\n'}${tag}\nchmod ${mode} ${q(`${path}.tmp`)} && mv -f ${q(`${path}.tmp`)} ${q(path)}\n`
+}
+
+export interface FloorScripts {
+  cold: string
+  noop: string
+  ping: string
+}
+
+/**
+ * Writes the floor's scripts for this lab from init's output folder (outDir) and the state dir's cookie.
+ * meshIps: host name -> its tunnel address (from init's --json), for the ping sweep.
+ */
+export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: string, meshIps: Map<string, string>): FloorScripts {
+  const dir = join(lab.dir, 'floor')
+  mkdirSync(dir, {recursive: true, mode: 0o700})
+  const block = readFileSync(join(outDir, 'hosts.block'), 'utf8')
+  const cookie = readFileSync(join(stateDir, 'secrets', 'cookie'), 'utf8')
+  const files = (h: LabHost): [string, string, string][] => [
+    [`/etc/wireguard/${IFACE}.conf`, readFileSync(join(outDir, h.name, `${IFACE}.conf`), 'utf8'), '600'],
+    [`${BEAM_DIR}/cookie`, cookie, '600'],
+    ...['env.sh', 'vm.args', 'libcluster.exs'].map((f): [string, string, string] => [`${BEAM_DIR}/${f}`, readFileSync(join(outDir, h.name, f), 'utf8'), '644']),
+  ]
+  const scripts = {cold: [] as string[], noop: [] as string[], ping: [] as string[]}
+  for (const h of lab.hosts) {
+    const cold = [
+      'set -e',
+      'umask 077',
+      `mkdir -p /etc/wireguard ${BEAM_DIR}`,
+      ...files(h).map(([path, content, mode]) => writeFile(path, content, mode)),
+      // /etc/hosts is a bind mount in the lab (rename gives EBUSY): spliced and written in place, as mesh does.
+      // The lab's hosts share the real /etc (only some files are mounted per host): the temp file gets its own name.
+      't=$(mktemp)',
+      `{ sed '/^# BEGIN beam-mesh ${IFACE}$/,/^# END beam-mesh ${IFACE}$/d' /etc/hosts; cat <<'MESH_FLOOR_EOF'\n${block}MESH_FLOOR_EOF\n} > "$t"`,
+      'cat "$t" > /etc/hosts && rm -f "$t"',
+      `wg-quick up ${IFACE}`,
+    ].join('\n')
+    const noop = `cat /etc/wireguard/${IFACE}.conf ${files(h).slice(1).map(([p]) => p).join(' ')} /etc/hosts && wg show ${IFACE} dump`
+    const others = lab.hosts.filter((o) => o.name !== h.name).map((o) => meshIps.get(o.name)!)
+    // Every pair at once from this host; a lost ping fails the sweep (the mesh is meant to be healthy).
+    const ping = `fail=0; for ip in ${others.join(' ')}; do ping -c 1 -W 5 -q "$ip" >/dev/null & done; for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail`
+    for (const [kind, body] of [['cold', cold], ['noop', noop], ['ping', ping]] as const) {
+      const file = join(dir, `${kind}-${h.name}.sh`)
+      writeFileSync(file, `${body}\n`, {mode: 0o600})
+      // Each host's output stays apart (read back on failure); all start at once and the script waits for every one.
+      scripts[kind].push(`${sshCommand(lab, h)} sh -s < ${q(file)} > ${q(`${file}.out`)} 2>&1 & pids="$pids $!"`)
+    }
+  }
+  const top = (kind: keyof FloorScripts) => {
+    const file = join(dir, `${kind}.sh`)
+    writeFileSync(file, ['umask 077', 'pids=', ...scripts[kind], 'rc=0', 'for p in $pids; do wait "$p" || rc=1; done', 'exit $rc', ''].join('\n'), {mode: 0o600})
+    chmodSync(file, 0o600)
+    return file
+  }
+  return {cold: top('cold'), noop: top('noop'), ping: top('ping')}
+}
+
+/** Runs a floor script (`sh FILE`) and returns its wall time; throws with the first host's output on failure. */
+export function runFloor(file: string, timeoutMs = 600_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const child = spawn('sh', [file], {stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs})
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (status) => {
+      const ms = performance.now() - t0
+      if (status === 0) resolve(ms)
+      else reject(new Error(`floor ${file} exited ${status}: ${stderr.slice(0, 400)} (each host's output is in ${file.replace(/\.sh$/, '')}-<host>.sh.out)`))
+    })
+  })
+}
+
+/**
+ * Puts every host back as it was before any apply (untimed, through the lab's own exec, not SSH): interface
+ * down, the files gone, the hosts block out of /etc/hosts. Then a cold run of either side starts from the same place.
+ */
+export async function resetHosts(lab: BenchLab): Promise<void> {
+  const script = [
+    `wg-quick down ${IFACE} >/dev/null 2>&1 || ip link del ${IFACE} 2>/dev/null || true`,
+    `rm -rf /etc/wireguard/${IFACE}.conf ${BEAM_DIR}`,
+    `t=$(mktemp) && sed '/^# BEGIN beam-mesh ${IFACE}$/,/^# END beam-mesh ${IFACE}$/d' /etc/hosts > "$t" && cat "$t" > /etc/hosts && rm -f "$t"`,
+  ].join('\n')
+  await pool(lab.hosts, 8, async (h) => void (await onHost(h, script, {timeoutMs: 60_000})))
+}
