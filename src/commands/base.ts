@@ -1,8 +1,14 @@
-// Shared behaviour of every mesh command: --json, and typed errors shown with their fix and exit code.
-import {Command, Errors, Flags} from '@oclif/core'
+// Shared behaviour of every mesh command: --json, and typed errors shown with their fix and exit code; and of the
+// commands that connect to hosts: their common flags (baseFlags) and how they run the apply flow.
+import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {escapeForTerminal} from '../core/display.js'
 import {ConnectionError, ExternalCommandError, InventoryError, UserError} from '../core/errors.js'
+import {commandTimeouts} from '../remote/timeouts.js'
+import {FlowMode, FlowOutcome, FlowResult, runApplyFlow} from '../services/apply-flow.js'
+import {sshConnector} from '../services/connect.js'
+import {requireInventory} from '../services/inventory-path.js'
+import {applyFlowUi} from '../ui/apply-flow.js'
 
 type Known = UserError | ExternalCommandError | ConnectionError
 
@@ -28,16 +34,6 @@ export function commandTimeoutFlag() {
     min: 1,
     max: 86_400,
   })
-}
-
-/** The flags of every command that connects to the hosts and may change them (apply, plan, remove, rotate-keys). */
-export const connectionFlags = {
-  inventory: inventoryFlag,
-  state: stateFlag,
-  concurrency: Flags.integer({description: 'hosts worked on at once, 1-256', default: 8, min: 1, max: 256}),
-  'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
-  diff: Flags.boolean({description: 'show file diffs in the plan (default: on)', default: true, allowNo: true}),
-  'command-timeout': commandTimeoutFlag(),
 }
 
 export abstract class MeshCommand extends Command {
@@ -69,4 +65,54 @@ export abstract class MeshCommand extends Command {
     this.logToStderr(escapeForTerminal(`Error: ${err.message}${fix}`, {newlines: true}))
     throw new Errors.ExitError(err.exitCode)
   }
+}
+
+/** The commands that run the apply flow show file diffs in the plan unless --no-diff. */
+export const diffFlag = Flags.boolean({description: 'show file diffs in the plan (default: on)', default: true, allowNo: true})
+
+export const hostsFlag = Flags.string({description: 'comma-separated host names to touch (configs still come from the whole inventory)'})
+
+/** The commands that connect to the hosts (apply, plan, remove, rotate-keys, doctor): their shared flags. */
+export abstract class HostsCommand extends MeshCommand {
+  static override baseFlags = {
+    inventory: inventoryFlag,
+    state: stateFlag,
+    concurrency: Flags.integer({description: 'hosts worked on at once, 1-256', default: 8, min: 1, max: 256}),
+    'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
+    'command-timeout': commandTimeoutFlag(),
+  }
+
+  /** The apply flow (plan, confirm, execute) with the terminal UI; sets the exit code from its outcome. */
+  protected async applyFlow(flags: FlowFlags, mode: FlowMode): Promise<FlowResult> {
+    const inventory = requireInventory(flags.inventory)
+    const hosts = flags.hosts?.split(',').map((h) => h.trim()).filter(Boolean)
+    const outcome = await runApplyFlow(
+      {
+        inventoryFile: inventory,
+        stateDir: flags.state,
+        hosts,
+        concurrency: flags.concurrency,
+        commandTimeoutSeconds: flags['command-timeout'],
+        connector: (inv) => sshConnector(inventory, inv, {acceptNew: flags['accept-new'], commandTimeoutMs: commandTimeouts(flags['command-timeout']).activate}),
+      },
+      mode,
+      applyFlowUi({json: this.jsonEnabled(), diff: flags.diff, log: (t) => this.log(t)}),
+    )
+    const code = flowExitCode(outcome)
+    if (code) process.exitCode = code
+    return outcome.result
+  }
+}
+
+/** The flags every host command has, as parsed (types inferred from the flag definitions). */
+export type HostsFlags = Interfaces.InferredFlags<typeof HostsCommand.baseFlags>
+
+/** What the apply flow reads: the host flags, --diff, and --hosts where the command has it. */
+export type FlowFlags = HostsFlags & {diff: boolean; hosts?: string}
+
+/** 130 after Ctrl-C (never success), 2 when a host failed for a reason the user fixes there, 1 on other failures. */
+export function flowExitCode(outcome: FlowOutcome): number {
+  if (outcome.interrupted) return 130
+  if (!outcome.result.failed) return 0
+  return outcome.result.hosts.some((h) => h.fixable) ? 2 : 1
 }

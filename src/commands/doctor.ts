@@ -9,9 +9,9 @@ import {renderCluster} from '../ui/cluster.js'
 import {renderFindings, renderMatrix} from '../ui/matrix.js'
 import {listrProgress, stderrProgress} from '../ui/progress.js'
 import {commandTimeouts} from '../remote/timeouts.js'
-import {MeshCommand, commandTimeoutFlag, inventoryFlag, stateFlag} from './base.js'
+import {HostsCommand} from './base.js'
 
-export default class Doctor extends MeshCommand {
+export default class Doctor extends HostsCommand {
   static override summary = 'Check the mesh from every host to every peer, through the tunnel: WireGuard, names, EPMD, distribution'
   static override description =
     'Read-only. Per host: interface, hostname, /etc/hosts. Per pair: ping, handshake age, name resolution, EPMD NAMES and the ' +
@@ -23,12 +23,7 @@ export default class Doctor extends MeshCommand {
   static exitCodes = doctorExitCodes
 
   static override flags = {
-    inventory: inventoryFlag,
-    state: stateFlag,
-    concurrency: Flags.integer({description: 'hosts probed at once, 1-256', default: 8, min: 1, max: 256}),
-    'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
     cluster: Flags.boolean({description: 'ask every node whom it is connected to, through a hidden Erlang node on its host (--no-cluster skips it)', default: true, allowNo: true}),
-    'command-timeout': commandTimeoutFlag(),
   }
 
   async run(): Promise<DoctorReport> {

@@ -5,18 +5,17 @@ import {requireInventory} from '../services/inventory-path.js'
 import {checkRemoval, removeFromInventory} from '../services/remove.js'
 import {lockStateDir} from '../state/lock.js'
 import {defaultStateDir} from '../state/store.js'
-import {FlowResult} from '../ui/apply-flow.js'
 import {confirm} from '../ui/confirm.js'
 import {applyExitCodes} from '../ui/exit-codes.js'
-import {planAndApply} from './apply.js'
-import {MeshCommand, connectionFlags} from './base.js'
+import type {FlowResult} from '../services/apply-flow.js'
+import {HostsCommand, diffFlag} from './base.js'
 
 export interface RemoveOutput extends FlowResult {
   removed: string
   inventoryEdited: boolean
 }
 
-export default class Remove extends MeshCommand {
+export default class Remove extends HostsCommand {
   static override summary = 'Remove a host: delete it from the inventory, prune it from every peer, tear it down'
   static override description =
     'Deletes the host from the inventory file (comments and formatting are kept), then applies: peers drop it hitlessly ' +
@@ -27,7 +26,7 @@ export default class Remove extends MeshCommand {
   static exitCodes = applyExitCodes
   static override args = {host: Args.string({required: true, description: 'host name, as in the inventory'})}
   static override flags = {
-    ...connectionFlags,
+    diff: diffFlag,
     yes: Flags.boolean({char: 'y', description: 'remove and apply without asking'}),
   }
 
@@ -45,7 +44,7 @@ export default class Remove extends MeshCommand {
     try {
       if (check.inInventory) removeFromInventory(flags.inventory, check.name)
       // Consent was given for the removal as a whole: the apply it implies runs without a second question.
-      const result = await planAndApply(this, flags, {dryRun: false, yes: true})
+      const result = await this.applyFlow(flags, {dryRun: false, yes: true})
       return {...result, removed: check.name, inventoryEdited: check.inInventory}
     } finally {
       lock.release()

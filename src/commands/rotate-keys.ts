@@ -2,10 +2,9 @@ import {Args, Flags} from '@oclif/core'
 
 import {requireInventory} from '../services/inventory-path.js'
 import {startRotation} from '../services/rotate.js'
-import {FlowResult} from '../ui/apply-flow.js'
 import {applyExitCodes} from '../ui/exit-codes.js'
-import {planAndApply} from './apply.js'
-import {MeshCommand, connectionFlags} from './base.js'
+import type {FlowResult} from '../services/apply-flow.js'
+import {HostsCommand, diffFlag} from './base.js'
 
 export interface RotateOutput extends FlowResult {
   kind: 'keys' | 'psks'
@@ -13,7 +12,7 @@ export interface RotateOutput extends FlowResult {
   resumed: string[]
 }
 
-export default class RotateKeys extends MeshCommand {
+export default class RotateKeys extends HostsCommand {
   static override summary = 'New WireGuard key pairs (or preshared keys) for some or all hosts, rolled out with one handshake of outage'
   static override description =
     'Writes the new keys beside the old ones as pending (.next, 0600), pushes them (peers first, then the rotated hosts, ' +
@@ -29,7 +28,7 @@ export default class RotateKeys extends MeshCommand {
   static override strict = false
   static override args = {hosts: Args.string({description: 'host names (default: all)'})}
   static override flags = {
-    ...connectionFlags,
+    diff: diffFlag,
     psk: Flags.boolean({description: 'rotate the per-pair preshared keys (of pairs with a named host) instead of key pairs'}),
     'dry-run': Flags.boolean({description: 'show the plan and change nothing'}),
     yes: Flags.boolean({char: 'y', description: 'rotate without asking'}),
@@ -42,7 +41,7 @@ export default class RotateKeys extends MeshCommand {
     let done = false // once hosts may have the new keys, the pending files must stay until committed
     try {
       const onExecute = () => (done = true)
-      const result = await planAndApply(this, flags, {dryRun: Boolean(flags['dry-run']), yes: flags.yes, onExecute})
+      const result = await this.applyFlow(flags, {dryRun: Boolean(flags['dry-run']), yes: flags.yes, onExecute})
       return {...result, kind: started.kind, created: started.created, resumed: started.resumed}
     } finally {
       // A dry run or a refused confirmation leaves no pending key behind for a later apply to roll out.

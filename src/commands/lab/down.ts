@@ -2,7 +2,7 @@ import {DEFAULT_DIR, LabDownResult, labDown, labNet} from '../../lab/index.js'
 import {selectLab} from '../../lab/find.js'
 import {labDownExitCodes} from '../../ui/exit-codes.js'
 import {MeshCommand} from '../base.js'
-import {selectionFlags} from './up.js'
+import {selectionFlags} from './base.js'
 
 export default class LabDown extends MeshCommand {
   static override summary = 'Remove the lab: its processes, namespaces, veths, bridge and the files it wrote'

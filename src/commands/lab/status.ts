@@ -3,7 +3,7 @@ import {LabStatusResult, labStatus} from '../../lab/index.js'
 import {findLabs, selectLab} from '../../lab/find.js'
 import {labStatusExitCodes} from '../../ui/exit-codes.js'
 import {MeshCommand} from '../base.js'
-import {selectionFlags} from './up.js'
+import {selectionFlags} from './base.js'
 
 /** Without a selection flag: every lab found on this machine. */
 export interface AllLabsStatus {

@@ -1,19 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {DEFAULT_DIR, DEFAULT_PREFIX, LabUpResult, MAX_LAB_HOSTS, labUp} from '../../lab/index.js'
+import {LabUpResult, MAX_LAB_HOSTS, labUp} from '../../lab/index.js'
 import {labUpExitCodes} from '../../ui/exit-codes.js'
 import {MeshCommand} from '../base.js'
-
-export const dirFlag = Flags.string({char: 'd', description: 'lab directory (keys, sshd configs, inventory.yaml, lab.json)', default: DEFAULT_DIR})
-export const prefixFlag = Flags.string({description: 'prefix of namespace and interface names (bm -> bm-host-1, bm-br0)', default: DEFAULT_PREFIX})
-const netDescription = 'the lab on 198.18.NET.0/24, 0-255'
-
-/** How `lab status` and `lab down` pick a lab: the same three flags as `lab up`, without defaults (none given = see the command). */
-export const selectionFlags = {
-  dir: Flags.string({char: 'd', description: `the lab whose files are in this directory (lab up's --dir; default of lab up: ${DEFAULT_DIR})`}),
-  prefix: Flags.string({description: `the lab with this name prefix (lab up's --prefix; default of lab up: ${DEFAULT_PREFIX})`}),
-  net: Flags.integer({description: netDescription, min: 0, max: 255}),
-}
+import {dirFlag, prefixFlag} from './base.js'
 
 export default class LabUp extends MeshCommand {
   static override summary = 'Create N test hosts in network namespaces, each with its own sshd, hostname, /etc/hosts and /etc/wireguard'
