@@ -1,15 +1,20 @@
-// Runs the test suites with node's test runner: unit and transport tests in parallel, then the
-// end-to-end lab suite on its own (it needs root, and its hosts share the machine).
-// Output: node's spec reporter on stdout; a TAP copy in a temp file is counted for one closing line
-// "N passed, N failed, N skipped" over all groups, the same on every Node version.
+// `npm test`: lint, then the suites one after the other with node's test runner:
+//   unit (pure, in-process), cli (the built CLI, no root), transport (in-process ssh2 server, real scripts
+//   through a local transport), e2e (root labs: real sshd, wg, erl, nft; one file at a time).
+// Output: node's spec reporter on stdout; a TAP copy per suite in a temp file is counted for the suite's own
+// closing line, then one overall line "N passed, N failed, N skipped", the same on every Node version.
+// Under $CI a skipped test is a failure: CI installs every prerequisite, so a skip hides a test that never ran.
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {countLeaves} from './tap-count.mjs'
 
-const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'cli', 'transport', 'e2e']
+const SUITES = ['unit', 'cli', 'transport', 'e2e']
+const args = process.argv.slice(2)
+const lint = !args.includes('--no-lint') && existsSync('eslint.config.js')
+const suites = args.filter((a) => !a.startsWith('--')).length ? args.filter((a) => !a.startsWith('--')) : SUITES
 
 function find(dir) {
   let out = []
@@ -21,22 +26,43 @@ function find(dir) {
   return out.sort()
 }
 
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`
+let failed = false
+
+if (lint) {
+  const started = Date.now()
+  // One eslint run over the whole tree (src, test, bench, scripts), with the type information it needs.
+  const res = spawnSync(process.execPath, [join('node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.'], {stdio: 'inherit'})
+  console.log(`lint: ${res.status === 0 ? 'clean' : 'FAILED'} (${seconds(Date.now() - started)})`)
+  if (res.status !== 0) failed = true
+}
+
 const tapDir = mkdtempSync(join(tmpdir(), 'beam-mesh-tests-'))
 const totals = {pass: 0, fail: 0, skipped: 0}
-let failed = false
 try {
-  for (const group of [suites.filter((s) => s !== 'e2e'), suites.filter((s) => s === 'e2e')]) {
-    const files = group.flatMap((s) => find(join('test', s)))
-    if (!files.length) continue
-    const concurrency = group.includes('e2e') ? '1' : '2'
-    const tap = join(tapDir, `${group.join('-')}.tap`)
-    const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`]
-    args.push('--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`)
-    const res = spawnSync(process.execPath, [...args, ...files], {stdio: 'inherit'})
-    if (res.status !== 0) failed = true
-    const text = readFileSync(tap, 'utf8')
-    const counts = countLeaves(text)
+  for (const suite of suites) {
+    if (!SUITES.includes(suite)) throw new Error(`unknown suite ${suite}: one of ${SUITES.join(', ')}`)
+    const dir = join('test', suite)
+    const files = existsSync(dir) ? find(dir) : []
+    if (!files.length) {
+      console.log(`${suite}: no test files in ${dir}`)
+      failed = true
+      continue
+    }
+    // e2e files share the machine's namespaces and CPU with their labs: one at a time.
+    const concurrency = suite === 'e2e' ? '1' : '2'
+    const tap = join(tapDir, `${suite}.tap`)
+    const started = Date.now()
+    const testArgs = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`]
+    testArgs.push('--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`)
+    const res = spawnSync(process.execPath, [...testArgs, ...files], {stdio: 'inherit'})
+    const counts = existsSync(tap) ? countLeaves(readFileSync(tap, 'utf8')) : {pass: 0, fail: 0, skipped: 0}
     for (const key of Object.keys(totals)) totals[key] += counts[key]
+    const skipFails = process.env.CI && counts.skipped > 0
+    const ok = res.status === 0 && counts.pass > 0 && !skipFails
+    if (!ok) failed = true
+    const why = skipFails ? ' (skips are failures under CI)' : counts.pass === 0 ? ' (no test passed)' : ''
+    console.log(`${suite}: ${counts.pass} passed, ${counts.fail} failed, ${counts.skipped} skipped, ${files.length} files, ${seconds(Date.now() - started)}${ok ? '' : `: FAILED${why}`}`)
   }
 } finally {
   rmSync(tapDir, {recursive: true, force: true})

@@ -13,7 +13,7 @@ import {before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {MAX_INVENTORY_BYTES} from '../../src/services/mesh.js'
-import {baseInventory, tmpDir, toYaml} from '../unit/_helpers.js'
+import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
 import {meshInProcess} from './_in-process.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))

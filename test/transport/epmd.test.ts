@@ -10,6 +10,7 @@ import {after, before, describe, it} from 'node:test'
 
 import {epmdNames, epmdPortPlease, exchangeUntilEof} from '../../src/remote/epmd-client.js'
 import {distProbe} from '../../src/remote/dist-probe.js'
+import {skipUnless} from '../support/prereq.js'
 
 const hasEpmd = spawnSync('sh', ['-c', 'command -v epmd && command -v erl'], {encoding: 'utf8'}).status === 0
 if (!hasEpmd) {
@@ -72,7 +73,7 @@ after(async () => {
   if (home) rmSync(home, {recursive: true, force: true})
 })
 
-describe('real epmd on 127.0.0.1', {skip: !hasEpmd && 'epmd not installed'}, () => {
+describe('real epmd on 127.0.0.1', {skip: skipUnless(hasEpmd, 'epmd not installed')}, () => {
   let epmdPort = 0
   let distPort = 0
   const node = 'probe_x'

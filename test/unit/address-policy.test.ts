@@ -7,7 +7,7 @@ import {describe, it} from 'node:test'
 import {endpointProblem, networkProblem} from '../../src/core/address-policy.js'
 import {InventoryError} from '../../src/core/errors.js'
 import {parseInventory} from '../../src/core/inventory.js'
-import {baseInventory, toYaml} from './_helpers.js'
+import {baseInventory, toYaml} from '../support/helpers.js'
 
 describe('address policy', () => {
   it('accepts private, shared (100.64/10) and unique-local networks, from a /8 down', () => {

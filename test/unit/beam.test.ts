@@ -1,7 +1,6 @@
 // BEAM artifacts: rendered content per naming/EPMD mode, the cookie's form and lifecycle, and that the
 // cookie never reaches init's output folder, stdout or --json. Real erl/nft checks: beam-runtime.test.ts.
 import assert from 'node:assert/strict'
-import {spawnSync} from 'node:child_process'
 import {chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -11,8 +10,8 @@ import {beamPaths} from '../../src/core/beam-paths.js'
 import {UserError} from '../../src/core/errors.js'
 import {cookieFile, loadMesh} from '../../src/services/mesh.js'
 import {runInit} from '../../src/services/init.js'
-import {baseInventory, tmpDir, toYaml} from './_helpers.js'
-import {allFiles, buildPrivateCli, filesOf, meshOf} from './_beam.js'
+import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
+import {allFiles, filesOf, meshOf} from '../support/beam.js'
 
 const COOKIE = 'Q'.repeat(COOKIE_LENGTH)
 const BEAM_PATHS = beamPaths('wg0')
@@ -153,23 +152,5 @@ describe('the cookie', () => {
     assert.ok(!out.some((p) => p.endsWith('/cookie')))
     for (const p of out) assert.ok(!readFileSync(p, 'utf8').includes(cookie), `${p} holds the cookie`)
     assert.ok(!JSON.stringify(r).includes(cookie))
-  })
-})
-
-describe('the CLI', () => {
-  it('`mesh init` and `mesh init --json` never print the cookie', {timeout: 180_000}, () => {
-    const run = buildPrivateCli()
-    const dir = tmpDir()
-    writeFileSync(join(dir, 'inv.yaml'), toYaml(baseInventory()))
-    const cli = (...args: string[]) => spawnSync(process.execPath, [run, 'init', '-i', join(dir, 'inv.yaml'), ...args], {cwd: dir, encoding: 'utf8', timeout: 60_000})
-    const json = cli('--json')
-    assert.equal(json.status, 0, json.stderr)
-    const cookie = readFileSync(join(dir, '.mesh', 'inv', 'secrets', 'cookie'), 'utf8').trim()
-    assert.ok(isCookie(cookie))
-    const parsed = JSON.parse(json.stdout) as {written: string[]}
-    assert.ok(parsed.written.some((p) => p.endsWith('/Host-A/vm.args')))
-    const human = cli()
-    assert.equal(human.status, 0, human.stderr)
-    for (const out of [json.stdout, json.stderr, human.stdout, human.stderr]) assert.ok(!out.includes(cookie), 'cookie printed')
   })
 })

@@ -9,7 +9,7 @@ import type {Cell, DoctorReport, Finding} from '../../src/core/doctor-report.js'
 import type {Mesh} from '../../src/core/model.js'
 import {probeErlFlags} from '../../src/services/doctor-cluster.js'
 import {renderCluster} from '../../src/ui/cluster.js'
-import {baseInventory, toYaml} from './_helpers.js'
+import {baseInventory, toYaml} from '../support/helpers.js'
 
 const NAMES = ['Host-A', 'Host-B', 'Host-C', 'Host-D']
 const node = (h: string) => `app@${h}`

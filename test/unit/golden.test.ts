@@ -7,10 +7,12 @@ import {describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {runInit} from '../../src/services/init.js'
-import {tmpDir} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
 
 const GOLDEN = fileURLToPath(new URL('../fixtures/golden/', import.meta.url))
 const update = process.env.UPDATE_GOLDEN === '1'
+// CI compares, never rewrites: a golden update there would turn any regression into a pass.
+if (update && process.env.CI) throw new Error('UPDATE_GOLDEN=1 is refused under CI: update golden files locally and review the diff')
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, {recursive: true, withFileTypes: true})

@@ -10,7 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {generatePrivateKey, keyCheckOf, publicKeyOf} from '../../src/core/wgkeys.js'
 import {runInit} from '../../src/services/init.js'
 import {StateStore, stableJson} from '../../src/state/store.js'
-import {baseInventory, tmpDir, toYaml} from './_helpers.js'
+import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 

@@ -5,7 +5,7 @@ import {describe, it} from 'node:test'
 
 import {InventoryError} from '../../src/core/errors.js'
 import {parseInventory} from '../../src/core/inventory.js'
-import {baseInventory, toYaml} from './_helpers.js'
+import {baseInventory, toYaml} from '../support/helpers.js'
 
 function issuesOf(inv: unknown): {path: string; message: string}[] {
   try {

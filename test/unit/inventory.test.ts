@@ -3,7 +3,7 @@ import {describe, it} from 'node:test'
 
 import {InventoryError, UserError} from '../../src/core/errors.js'
 import {parseInventory} from '../../src/core/inventory.js'
-import {RawInventory, baseInventory, toYaml} from './_helpers.js'
+import {RawInventory, baseInventory, toYaml} from '../support/helpers.js'
 
 function issuesOf(text: string) {
   try {

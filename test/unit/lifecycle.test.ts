@@ -9,7 +9,7 @@ import {describePeerDelta, describeTeardown, peerDelta, planTeardown} from '../.
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
 import {loadMesh} from '../../src/services/mesh.js'
 import {commitRotation, pendingFile, startKeyRotation} from '../../src/state/rotation.js'
-import {baseInventory, tmpDir, toYaml} from './_helpers.js'
+import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
 
 const WG = '/etc/wireguard/wg0.conf'
 const BLOCK = '# BEGIN beam-mesh wg0\n10.0.0.1 Host-A\n# END beam-mesh wg0\n'

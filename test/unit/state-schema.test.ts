@@ -1,18 +1,15 @@
 // state.json is checked with a schema: a damaged file exits 2 naming the field and a fix, never a raw
 // TypeError, and what it holds cannot smuggle control characters into output.
 import assert from 'node:assert/strict'
-import {spawnSync} from 'node:child_process'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {fileURLToPath} from 'node:url'
 
 import {UserError} from '../../src/core/errors.js'
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
 import {StateStore} from '../../src/state/store.js'
-import {baseInventory, tmpDir, toYaml} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const KEY = publicKeyOf(generatePrivateKey())
 
 function storeWith(content: unknown): StateStore {
@@ -55,19 +52,5 @@ describe('state.json schema', () => {
     const state = storeWith({version: 1, hosts: {'Host-A': {publicKey: KEY, ipv4: '10.77.0.1', ipv6: 'fd77:77::1', endpoint: '198.18.0.10', ssh: {user: 'root', host: '198.18.0.10', port: 22}}}}).load()
     assert.deepEqual(state.archived, [])
     assert.equal(state.hosts['Host-A'].ipv4, '10.77.0.1')
-  })
-
-  it('through the real CLI: init on a state.json whose archived is a string exits 2 with the field, no stack trace', () => {
-    const dir = tmpDir()
-    const inv = join(dir, 'inv.yaml')
-    writeFileSync(inv, toYaml(baseInventory(2)))
-    const state = join(dir, 'state')
-    mkdirSync(state, {mode: 0o700})
-    writeFileSync(join(state, 'state.json'), JSON.stringify({version: 1, hosts: {}, archived: 'oops'}), {mode: 0o600})
-    const run = spawnSync(process.execPath, [join(ROOT, 'bin', 'run.js'), 'init', '-i', inv, '--state', state, '--out', join(dir, 'out')], {encoding: 'utf8', timeout: 120_000})
-    assert.equal(run.status, 2, run.stderr)
-    assert.match(run.stderr, /archived: /)
-    assert.match(run.stderr, /Fix: restore/)
-    assert.doesNotMatch(run.stderr, /TypeError|\n\s+at /)
   })
 })

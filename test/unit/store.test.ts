@@ -6,7 +6,7 @@ import {describe, it} from 'node:test'
 import {UserError} from '../../src/core/errors.js'
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
 import {StateStore, assertPrivate, defaultOutDir, defaultStateDir, emptyState, ensurePrivateDir, stableJson, writeIfChanged} from '../../src/state/store.js'
-import {tmpDir} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
 
 const mode = (p: string) => statSync(p).mode & 0o777
 

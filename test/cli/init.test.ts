@@ -6,7 +6,7 @@ import {join, relative} from 'node:path'
 import {describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {tmpDir} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const EXAMPLE = join(ROOT, 'inventory', 'example.yaml')

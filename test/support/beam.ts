@@ -1,15 +1,14 @@
-// Helpers of the BEAM artifact tests: meshes from raw inventories, a private CLI build, and a network
+// Helpers of the BEAM artifact tests: meshes from raw inventories, and a network
 // namespace sandbox whose processes are all ours (killed by pid, then the namespace is deleted).
 import {execFileSync, spawnSync} from 'node:child_process'
-import {copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync} from 'node:fs'
+import {readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {beamExtraFiles} from '../../src/core/beam.js'
 import {parseInventory} from '../../src/core/inventory.js'
 import {HostAssignment, Mesh, MeshHost, buildMesh} from '../../src/core/model.js'
-import {RawInventory, tmpDir, toYaml} from './_helpers.js'
+import {RawInventory, toYaml} from './helpers.js'
 
-const ROOT = new URL('../../', import.meta.url).pathname
 
 /** A mesh with hosts numbered from 1: 10.77.0.<n> and fd77:77::<n> (when the family is on). */
 export function meshOf(raw: RawInventory): Mesh {
@@ -27,24 +26,6 @@ export function filesOf(mesh: Mesh, host: MeshHost, cookie: string): Record<stri
 
 export function allFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => (statSync(join(dir, e)).isDirectory() ? allFiles(join(dir, e)) : [join(dir, e)]))
-}
-
-let cli: string | undefined
-/**
- * bin/run.js of a private build (tsc into a temp root): the shared dist/ may be stale or rebuilt by
- * others meanwhile. tsc still emits when files others are editing do not type-check.
- */
-export function buildPrivateCli(): string {
-  if (cli) return cli
-  const root = tmpDir('beam-mesh-cli-')
-  mkdirSync(join(root, 'bin'))
-  copyFileSync(join(ROOT, 'package.json'), join(root, 'package.json'))
-  copyFileSync(join(ROOT, 'bin', 'run.js'), join(root, 'bin', 'run.js'))
-  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'))
-  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(root, 'dist')], {encoding: 'utf8'})
-  if (!existsSync(join(root, 'dist', 'commands', 'init.js'))) throw new Error('private CLI build produced no dist/commands/init.js')
-  cpSync(join(ROOT, 'src', 'templates'), join(root, 'dist', 'templates'), {recursive: true, filter: (s) => !s.endsWith('.ts')})
-  return (cli = join(root, 'bin', 'run.js'))
 }
 
 export const isRoot = () => process.getuid?.() === 0

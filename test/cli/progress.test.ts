@@ -6,7 +6,8 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {applyProgress, hostBoard, stderrProgress} from '../../src/ui/progress.js'
-import {tmpDir} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
+import {skipUnless} from '../support/prereq.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
@@ -71,7 +72,7 @@ process.stdout.write('RESULT\\n')
     assert.match(r.stderr, /Applying: 1 host\(s\)\n.*Host-A {4}done/)
   })
 
-  it('on a terminal (pseudo-TTY via script(1)) the board is picked and stdout stays clean', {skip: !have('script') && 'needs script(1)'}, () => {
+  it('on a terminal (pseudo-TTY via script(1)) the board is picked and stdout stays clean', {skip: skipUnless(have('script'), 'needs script(1) (bsdutils)')}, () => {
     const dir = tmpDir()
     const file = join(dir, 'board.mts')
     const stdout = join(dir, 'stdout')

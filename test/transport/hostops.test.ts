@@ -7,7 +7,8 @@ import {describe, it} from 'node:test'
 
 import {RemoteHost} from '../../src/remote/hostops.js'
 import {LocalTransport} from '../support/local-transport.js'
-import {tmpDir} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
+import {skipUnless} from '../support/prereq.js'
 
 const host = new RemoteHost(new LocalTransport('local'), 'bmtest0')
 const isRoot = process.getuid?.() === 0
@@ -29,7 +30,7 @@ describe('RemoteHost.writeFile', () => {
     assert.deepEqual(readFileSync(path), bytes)
   })
 
-  it('falls back to an in-place write when rename gives EBUSY (bind-mounted file)', {skip: !isRoot && 'needs root for a bind mount'}, () => {
+  it('falls back to an in-place write when rename gives EBUSY (bind-mounted file)', {skip: skipUnless(isRoot, 'needs root for a bind mount')}, () => {
     const dir = tmpDir()
     const target = join(dir, 'hosts')
     const source = join(dir, 'hosts.src')
@@ -51,7 +52,7 @@ describe('RemoteHost.writeFile', () => {
 describe('RemoteHost.writeFile with an owner', () => {
   const nobody = Number(spawnSync('id', ['-u', 'nobody'], {encoding: 'utf8'}).stdout.trim())
 
-  it('gives the file to the user before the rename (0400), and facts report owner and mode', {skip: !isRoot && 'needs root to chown'}, async () => {
+  it('gives the file to the user before the rename (0400), and facts report owner and mode', {skip: skipUnless(isRoot, 'needs root to chown')}, async () => {
     const path = join(tmpDir(), 'beam-mesh', 'cookie')
     assert.equal(await host.writeFile(path, 'secret\n', 0o400, 'nobody'), 'renamed')
     assert.deepEqual([statSync(path).uid, statSync(path).gid, statSync(path).mode & 0o777], [nobody, 0, 0o400])

@@ -9,7 +9,7 @@ import {describe, it} from 'node:test'
 import {RemoteHost} from '../../src/remote/hostops.js'
 import {LocalTransport} from '../support/local-transport.js'
 import type {RunOptions, RunResult, Transport} from '../../src/remote/transport.js'
-import {tmpDir} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
 
 /** Only the first `keep` bytes of stdin arrive, as when the connection drops mid-upload. */
 function cutStdin(keep: number): Transport {

@@ -9,10 +9,11 @@ import {after, before, describe, it} from 'node:test'
 
 import {RemoteHost} from '../../src/remote/hostops.js'
 import {LocalTransport} from '../support/local-transport.js'
-import {tmpDir} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
+import {skipUnless} from '../support/prereq.js'
 
 const isRoot = process.getuid?.() === 0
-const skip = !isRoot && 'needs root for mounts in a private namespace'
+const skip = skipUnless(isRoot, 'needs root for mounts in a private namespace')
 
 /** A process holding a private mount namespace; commands run in it through nsenter. */
 let holder: ReturnType<typeof spawn> | undefined

@@ -11,7 +11,7 @@ import {join, relative} from 'node:path'
 import {before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {baseInventory, tmpDir, toYaml} from './_helpers.js'
+import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 

@@ -9,8 +9,8 @@ import {describe, it} from 'node:test'
 
 import {remoteErlFlags} from '../../src/core/beam.js'
 import {beamPaths, nftTable} from '../../src/core/beam-paths.js'
-import {baseInventory, tmpDir} from './_helpers.js'
-import {filesOf, have, isRoot, meshOf, netnsCreate, netnsDestroy, requireOrSkip} from './_beam.js'
+import {baseInventory, tmpDir} from '../support/helpers.js'
+import {filesOf, have, isRoot, meshOf, netnsCreate, netnsDestroy, requireOrSkip} from '../support/beam.js'
 
 const COOKIE = 'TestCookie0123456789abcdefghijklmnopqrstuvwxyzAB'
 const BEAM_PATHS = beamPaths('wg0')

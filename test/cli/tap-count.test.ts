@@ -7,7 +7,7 @@ import {describe, it} from 'node:test'
 
 // @ts-expect-error: a plain .mjs script without types
 import {countLeaves} from '../../scripts/tap-count.mjs'
-import {tmpDir} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
 
 const FIXTURE = `
 import assert from 'node:assert/strict'
