@@ -56,7 +56,9 @@ function summarize(r: InitResult, source: InventorySource, file: string): string
     ...(source === 'example' ? [`inventory: the bundled example ${file} (no -i, no $MESH_INVENTORY, no mesh.yaml here); pass -i FILE for your own`] : []),
     `${r.hosts.length} hosts on ${r.interface}:`,
     ...rows,
-    `keys: ${r.createdKeys.length ? `created for ${r.createdKeys.join(', ')}` : 'all existed, none changed'}`,
+    r.keys === 'host'
+      ? `keys: made and kept by each host (network.keys: host); ${r.pendingKeys.length ? `public keys pending for ${r.pendingKeys.join(', ')}: \`mesh apply\` collects them` : 'every public key collected'}`
+      : `keys: ${r.createdKeys.length ? `created for ${r.createdKeys.join(', ')}` : 'all existed, none changed'}`,
     ...r.notes.map((n) => `note: ${n}`),
     `state:  ${r.stateDir}`,
     `output: ${r.outDir} (${r.written.length ? `${r.written.length} files written` : 'unchanged'})`,

@@ -24,6 +24,7 @@ export const FIXES: Record<string, string> = {
   network: 'add a network: mapping with ipv4: (e.g. 10.77.0.0/24) and/or ipv6:',
   beam: 'make beam: a mapping (see the inventory reference in the README), or remove it for the defaults',
   presharedKeys: 'use true or false (YAML 1.2: yes/no are strings)',
+  keys: 'use local (keys made in the state dir) or host (each host makes and keeps its own private key)',
   epmd: 'use true or false',
   allowPublicRange: 'use true (only for a public range you own) or false',
   firewall: 'use true or false',

@@ -81,6 +81,8 @@ const NetworkSchema = z
     mtu: z.number().int().min(1280).max(9000).optional(),
     persistentKeepalive: z.number().int().min(0).max(65535).optional(),
     presharedKeys: z.boolean().default(false),
+    /** Where private keys are made and kept: the operator's state dir (local) or each host itself (host). */
+    keys: z.enum(['local', 'host']).default('local'),
     /** A public range the operator owns may be the mesh network: only when said so (src/core/address-policy.ts). */
     allowPublicRange: z.boolean().default(false),
   })

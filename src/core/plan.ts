@@ -3,6 +3,7 @@
 import {DesiredFile, HostDesired, isOwned} from './desired.js'
 import {HostsLineChanges, planHostsFile} from './hosts-plan.js'
 import {WgChange, changedInterfaceKeys, classifyWgChange, normalizeList, parseWgQuick} from './wgconf.js'
+import type {HostKeyFacts} from './host-keys.js'
 
 export const HOSTS_PATH = '/etc/hosts'
 
@@ -39,6 +40,8 @@ export interface ApplyHostFacts {
   links?: Map<string, string>
   /** Paths left half-written by an interrupted in-place write, read from their backup (apply restores it first). */
   torn?: string[]
+  /** network.keys: host: the public keys of the host's own key files. */
+  hostKey?: HostKeyFacts
 }
 
 export interface FileChange {

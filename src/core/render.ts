@@ -44,12 +44,14 @@ export function wgConfigRenderer(mesh: Mesh): WgConfigRenderer {
   const head = (host: MeshHost, privateKey: string) =>
     renderTemplate('wg-quick.conf.ejs', {host, addresses: interfaceAddresses(mesh, host), privateKey, mtu: mesh.mtu})
   // A preshared key differs per pair: those sections are rendered per host (PSK meshes hold N^2 key files anyway).
-  const sections = (host: MeshHost, psks: Map<string, string>) => mesh.hosts.filter((p) => p.name !== host.name).map((p) => section(p, psks.get(p.name)))
+  // A peer whose public key is not known yet (network.keys: host, not collected) cannot be a peer yet.
+  const isPeer = (p: MeshHost, host: MeshHost) => p.name !== host.name && p.publicKey !== ''
+  const sections = (host: MeshHost, psks: Map<string, string>) => mesh.hosts.filter((p) => isPeer(p, host)).map((p) => section(p, psks.get(p.name)))
   let texts: string[] | undefined
   let bytes: Buffer[] | undefined
   // Flattened once: ejs builds its output by concatenation (a rope), which every join would walk again.
   const shared = () => (texts ??= mesh.hosts.map((p) => Buffer.from(section(p)).toString()))
-  const others = <T>(all: T[], host: MeshHost) => all.filter((_, i) => mesh.hosts[i].name !== host.name)
+  const others = <T>(all: T[], host: MeshHost) => all.filter((_, i) => isPeer(mesh.hosts[i], host))
   return {
     text(host, privateKey, secrets = {}) {
       const psks = secrets.presharedKeys

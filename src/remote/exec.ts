@@ -1,5 +1,6 @@
 // One command over one ssh2 exec channel: stdin written then ended (so commands reading to EOF
 // finish), output captured as utf8, and a timeout that closes the channel rather than waiting forever.
+import {appendFileSync} from 'node:fs'
 import {StringDecoder} from 'node:string_decoder'
 import type {Client, ClientChannel} from 'ssh2'
 import {ConnectionError} from '../core/errors.js'
@@ -15,7 +16,17 @@ export interface ExecRequest {
   timeoutMs?: number
 }
 
+/**
+ * Test hook, off unless MESH_TRANSPORT_SPY names a file: every byte sent (command line, stdin) and received
+ * (stdout, stderr) over exec channels is appended to it, so a test can prove what never crossed the wire.
+ */
+const spy = (bytes: string | Buffer | undefined) => {
+  const file = process.env.MESH_TRANSPORT_SPY
+  if (file && bytes !== undefined) appendFileSync(file, bytes, {mode: 0o600})
+}
+
 export function execCommand(client: Client, req: ExecRequest): Promise<RunResult> {
+  spy(req.command)
   return new Promise<RunResult>((resolve, reject) => {
     const cannotStart = (e: Error) => new ConnectionError(req.where, `cannot start \`${req.command}\`: ${e.message}`)
     try {
@@ -58,8 +69,8 @@ function collect(channel: ClientChannel, req: ExecRequest, resolve: (r: RunResul
       settle(() => reject(new CommandTimeoutError(req.where, req.command, req.timeoutMs!)))
     }, req.timeoutMs)
   }
-  channel.on('data', (d: Buffer) => (stdout += out.write(d)))
-  channel.stderr.on('data', (d: Buffer) => (stderr += err.write(d)))
+  channel.on('data', (d: Buffer) => (spy(d), (stdout += out.write(d))))
+  channel.stderr.on('data', (d: Buffer) => (spy(d), (stderr += err.write(d))))
   channel.on('exit', (code: number | null, signal?: string) => {
     exit = code === null ? {code: null, signal} : {code}
   })
@@ -75,6 +86,7 @@ function collect(channel: ClientChannel, req: ExecRequest, resolve: (r: RunResul
       resolve({...exit, stdout, stderr})
     })
   })
+  spy(req.stdin)
   if (req.stdin !== undefined) channel.end(req.stdin)
   else channel.end()
 }

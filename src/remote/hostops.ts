@@ -12,6 +12,8 @@ import {CommandTimeoutError, SudoPasswordError, isSudoPasswordFailure} from './r
 import type {RunResult} from './transport.js'
 import {CommandKind, CommandTimeouts, commandTimeouts} from './timeouts.js'
 import {WRITE_SCRIPT} from './write-script.js'
+import {HostKeyFacts, splitHostKeyFacts} from '../core/host-keys.js'
+import {holdsHostKeyPlaceholder, hostKeyFactsFragment, hostKeyWritePrelude} from './host-key-script.js'
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
@@ -64,10 +66,19 @@ export class RemoteHost {
    * One round trip: managed files, /etc/hosts, running peers, systemd. repair: put back a file an interrupted
    * in-place write left torn (apply); without it such a file is only reported (plan, doctor).
    */
-  async facts(paths: string[], opts: {repair?: boolean} = {}): Promise<ApplyHostFacts> {
+  async facts(paths: string[], opts: {repair?: boolean; hostKey?: {make: boolean; next: boolean}} = {}): Promise<ApplyHostFacts> {
     const args = [this.iface, opts.repair ? 'repair' : 'check', ...paths]
-    const out = await this.sh(FACTS_SCRIPT, args, 'gather facts (read managed files, /etc/hosts, wg show)', 'facts')
-    return parseFactsOutput(out, paths)
+    // network.keys: host: the same round trip makes/reads the host's key and hides it in what comes back.
+    const script = opts.hostKey ? hostKeyFactsFragment(this.iface, opts.hostKey) + FACTS_SCRIPT : FACTS_SCRIPT
+    const out = await this.sh(script, args, 'gather facts (read managed files, /etc/hosts, wg show)', 'facts')
+    if (!opts.hostKey) return parseFactsOutput(out, paths)
+    const {keys, rest} = splitHostKeyFacts(out)
+    return {...parseFactsOutput(rest, paths), hostKey: keys}
+  }
+
+  /** network.keys: host, at the end of a rotation: the host's pending key becomes its key. Returns its public key. */
+  async commitHostKey(script: string): Promise<HostKeyFacts> {
+    return splitHostKeyFacts(await this.sh(script, [], `commit the new key of ${this.iface} on the host`, 'write')).keys
   }
 
   /**
@@ -78,10 +89,16 @@ export class RemoteHost {
     const bytes = Buffer.from(content, 'latin1')
     const want = sha256(bytes)
     const what = `write ${path}${owner ? ` (owner ${owner})` : ''}`
-    const out = await this.sh(WRITE_SCRIPT, [path, mode.toString(8), owner ?? '', String(bytes.length), want], what, 'write', bytes)
-    const [how, onDisk] = out.trim().split(/\s+/)
-    if ((how !== 'renamed' && how !== 'inplace') || onDisk !== want) {
-      throw new ExternalCommandError(this.t.name, what, 0, `the file on the host does not hold the bytes written (sha256 ${onDisk ?? 'not reported'}, want ${want})`)
+    // A config whose PrivateKey the host fills in (network.keys: host): the host checks what arrived against `want`,
+    // inserts its key and reports the keyed bytes' sha256, which the file on disk must then have.
+    const keyed = holdsHostKeyPlaceholder(content)
+    const script = keyed ? hostKeyWritePrelude(this.iface) + WRITE_SCRIPT : WRITE_SCRIPT
+    const out = await this.sh(script, [path, mode.toString(8), owner ?? '', String(bytes.length), want], what, 'write', bytes)
+    const words = out.trim().split(/\s+/)
+    const expect = keyed && words[0] === 'keyed' ? words[1] : want
+    const [how, onDisk] = keyed ? words.slice(2) : words
+    if ((how !== 'renamed' && how !== 'inplace') || onDisk !== expect) {
+      throw new ExternalCommandError(this.t.name, what, 0, `the file on the host does not hold the bytes written (sha256 ${onDisk ?? 'not reported'}, want ${expect})`)
     }
     return how
   }

@@ -20,6 +20,7 @@ import {executeHostPlan} from './apply-host.js'
 import {ApplyOptions, ApplyProgress, ApplyResult, ApplySession, HostResult, HostSession, silentProgress} from './apply-types.js'
 import {runLifecycle} from './lifecycle.js'
 import {TeardownSession, closeTeardowns, plannedTeardown, prepareTeardowns, teardownWarnings} from './teardown.js'
+import {factsRequest, useHostKeys} from './host-keys-apply.js'
 
 
 function selectHosts(all: MeshHost[], wanted?: string[]): MeshHost[] {
@@ -53,7 +54,8 @@ export async function prepareApply(
     lock.release()
     throw e
   }
-  const desired = desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded), managed: beamManaged(loaded.mesh.interface)})
+  const render = () => desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded), managed: beamManaged(loaded.mesh.interface)})
+  const desired = render()
   const sessions: HostSession[] = desired.filter((d) => targets.has(d.host.name)).map((d) => ({host: d.host, desired: d}))
   const concurrency = opts.concurrency ?? 8
   const iface = loaded.mesh.interface
@@ -77,16 +79,22 @@ export async function prepareApply(
         progress.step(s.host.name, 'gathering facts')
         // Every path we may own, not just the desired ones: a present but undesired one is retired.
         const paths = [...new Set([s.desired.wgConfig.path, ...s.desired.extraFiles.map((f) => f.path), ...s.desired.managed.map((m) => m.path)])]
-        s.facts = await s.remote.facts(paths, {repair: opts.repair})
+        const hostKey = loaded.hostKeys ? factsRequest(loaded.state, s.host.name, Boolean(opts.dryRun)) : undefined
+        s.facts = await s.remote.facts(paths, {repair: opts.repair, hostKey})
         s.facts.inactive = await s.remote.inactive(s.desired.extraFiles.filter((f) => s.facts!.files.get(f.path) != null))
-        s.plan = planHost(s.desired, s.facts, iface)
-        progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
       } catch (e) {
         s.error = hostErrorText(e)
         s.fixable = e instanceof UserError
         progress.step(s.host.name, `failed: ${s.error}`)
       }
     })
+    // Host keys: collected from every host's facts first, so each config is rendered with all of them.
+    if (loaded.hostKeys) useHostKeys(loaded, sessions, Boolean(opts.dryRun), render)
+    for (const s of sessions) {
+      if (!s.facts || s.error) continue
+      s.plan = planHost(s.desired, s.facts, iface)
+      progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
+    }
     if (!opts.hosts?.length) {
       teardowns = await prepareTeardowns(loaded.state.archived, connect, iface, concurrency, progress.step.bind(progress), timeouts)
     }
@@ -164,7 +172,7 @@ async function executeHosts(session: ApplySession, list: HostSession[], progress
     if (!s.plan || !s.remote || !s.facts) return notPlanned(s)
     if (isNoop(s.plan)) return {...describePlan(s.plan), status: 'unchanged'}
     if (session.interrupted) return {...describePlan(s.plan), status: 'skipped', error: 'interrupted before this host was started'}
-    const peers = session.loaded.mesh.hosts.filter((h) => h.name !== s.host.name).map((h) => h.publicKey)
+    const peers = session.loaded.mesh.hosts.filter((h) => h.name !== s.host.name && h.publicKey).map((h) => h.publicKey)
     return executeHostPlan(s.remote, s.plan, s.facts, {iface, peers, progress: (m) => progress.step(s.host.name, m)})
   })
 }

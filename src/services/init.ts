@@ -22,7 +22,8 @@ export interface InitHostSummary {
   ipv4?: string
   ipv6?: string
   endpoint: string
-  publicKey: string
+  /** Absent with network.keys: host until `mesh apply` has collected the key the host made. */
+  publicKey?: string
 }
 
 export interface InitResult {
@@ -32,6 +33,10 @@ export interface InitResult {
   interface: string
   hosts: InitHostSummary[]
   createdKeys: string[]
+  /** Where private keys are made: the state dir (local) or each host (host). */
+  keys: 'local' | 'host'
+  /** network.keys: host: hosts whose public key `mesh apply` has yet to collect (left out of their peers' configs). */
+  pendingKeys: string[]
   archived: string[]
   notes: string[]
   /** Output and state files written by this run (empty on a re-run with nothing new). */
@@ -94,8 +99,10 @@ function initLocked(opts: InitOptions, outDir: string, inventory: Inventory): In
     stateDir: store.dir,
     outDir,
     interface: mesh.interface,
-    hosts: mesh.hosts.map((h) => ({name: h.name, ipv4: h.ipv4, ipv6: h.ipv6, endpoint: h.endpoint, publicKey: h.publicKey})),
+    hosts: mesh.hosts.map((h) => ({name: h.name, ipv4: h.ipv4, ipv6: h.ipv6, endpoint: h.endpoint, ...(h.publicKey ? {publicKey: h.publicKey} : {})})),
     createdKeys: loaded.createdKeys,
+    keys: loaded.hostKeys ? 'host' : 'local',
+    pendingKeys: loaded.pendingHostKeys,
     archived: loaded.archivedNow,
     notes: loaded.notes,
     written,

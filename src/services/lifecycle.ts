@@ -1,6 +1,7 @@
 // What `mesh apply` does beyond pushing configs: finishing a key rotation (ordered so the outage is one
 // handshake, then committed only when every host runs the new keys) and tearing down removed hosts.
 import {commitRotation} from '../state/rotation.js'
+import {commitSessionHostKeys, hostKeysToCommit} from './host-keys-apply.js'
 import {nudgePeers} from '../remote/teardown-ops.js'
 import type {ApplyProgress, ApplySession, HostResult, HostSession, RotationResult} from './apply-types.js'
 import {TeardownResult, executeTeardowns, teardownWarnings} from './teardown.js'
@@ -17,7 +18,7 @@ const OK = new Set(['changed', 'unchanged'])
 /** Anything to do besides host plans: teardowns (or just recording them) and committing a rotation. */
 export function lifecycleWork(session: ApplySession): {remote: number; any: boolean} {
   const remote = session.teardowns.filter((t) => t.plan?.steps.length).length
-  const rotating = session.loaded.pendingKeys.length + session.loaded.pendingPsks.length > 0
+  const rotating = session.loaded.pendingKeys.length + session.loaded.pendingPsks.length > 0 || hostKeysToCommit(session.loaded)
   return {remote, any: rotating || session.teardowns.some((t) => t.plan)}
 }
 
@@ -51,7 +52,7 @@ export async function runLifecycle(
     ? session.teardowns.map((t): TeardownResult => ({name: t.archived.name, status: 'skipped', steps: [], error: 'interrupted before the teardown started'}))
     : await executeTeardowns(session.teardowns, loaded.store, session.concurrency, progress.step.bind(progress))
   const warnings = teardownWarnings(teardowns)
-  return {hosts, teardowns, rotation: finishRotation(session, hosts), warnings}
+  return {hosts, teardowns, rotation: await finishRotation(session, hosts), warnings}
 }
 
 // The two phases overlap as far as they can: the rotated hosts write their files while the peers do, and only
@@ -86,15 +87,17 @@ function gate(keyed: HostSession[], peers: HostSession[], nudge: (s: HostSession
   return keyed
 }
 
-function finishRotation(session: ApplySession, hosts: HostResult[]): RotationResult | undefined {
+async function finishRotation(session: ApplySession, hosts: HostResult[]): Promise<RotationResult | undefined> {
   const {loaded} = session
-  if (!loaded.pendingKeys.length && !loaded.pendingPsks.length) return undefined
+  if (!loaded.pendingKeys.length && !loaded.pendingPsks.length && !hostKeysToCommit(loaded)) return undefined
   const base = {hosts: loaded.pendingKeys, psks: loaded.pendingPsks.length}
   const touched = new Set(session.sessions.map((s) => s.host.name))
   const notTouched = loaded.mesh.hosts.filter((h) => !touched.has(h.name)).map((h) => h.name)
   if (notTouched.length) return {...base, committed: false, reason: `not applied to ${notTouched.join(', ')} (--hosts): run a full apply to finish`}
   const bad = hosts.filter((h) => !OK.has(h.status)).map((h) => `${h.name} (${h.status})`)
   if (bad.length) return {...base, committed: false, reason: `not every host runs the new keys: ${bad.join(', ')}; re-run to finish`}
-  commitRotation(loaded.store, loaded.pendingKeys, loaded.pendingPsks)
-  return {...base, committed: true}
+  // network.keys: host: the hosts hold the key files, the state dir only public keys (and local keys to delete).
+  commitRotation(loaded.store, loaded.hostKeys ? [] : loaded.pendingKeys, loaded.pendingPsks)
+  const failed = loaded.hostKeys ? await commitSessionHostKeys(loaded, session.sessions) : null
+  return failed ? {...base, committed: false, reason: failed} : {...base, committed: true}
 }

@@ -10,6 +10,7 @@ import {keyCheckOf, publicKeyOf} from '../core/wgkeys.js'
 import {readRegularFile} from '../state/files.js'
 import {ArchivedHost, HostState, MeshState, StateStore, defaultStateDir} from '../state/store.js'
 import {loadSecrets} from './secrets.js'
+import {checkKeysMode, recordedHostKey} from './host-keys.js'
 
 export {cookieFile} from './secrets.js'
 
@@ -21,8 +22,15 @@ export interface LoadedMesh {
   inventory: Inventory
   store: StateStore
   mesh: Mesh
-  /** host name -> private key (base64). Never log these. */
+  /**
+   * host name -> private key (base64). Never log these. With network.keys: host there are none: the map holds the
+   * placeholder each host replaces with its own key (src/core/host-keys.ts).
+   */
   privateKeys: Map<string, string>
+  /** network.keys: host: private keys are made and kept by the hosts. */
+  hostKeys: boolean
+  /** Host mode: hosts whose public key is not known yet (collected by the next apply). */
+  pendingHostKeys: string[]
   /** host -> peer -> preshared key, when network.presharedKeys is on. Never log these either. */
   presharedKeys?: Map<string, Map<string, string>>
   /** The Erlang distribution cookie shared by every node (secrets/cookie). Never log or print it. */
@@ -42,7 +50,7 @@ export interface LoadedMesh {
 
 /** state.json's public key when its keyCheck proves it belongs to this private key: no derivation needed. */
 function cachedPublicKey(prev: HostState | undefined, privateKey: string, rotating: boolean): string | undefined {
-  if (!prev?.keyCheck || rotating || prev.pendingPublicKey) return undefined
+  if (!prev?.keyCheck || !prev.publicKey || rotating || prev.pendingPublicKey) return undefined
   return keyCheckOf(privateKey, prev.publicKey) === prev.keyCheck ? prev.publicKey : undefined
 }
 
@@ -103,7 +111,10 @@ export function loadMesh({inventoryFile, stateDir, persist = true, preview = fal
   const inventory = given.inventory ?? readInventory(inventoryFile)
   const store = new StateStore(stateDir ?? defaultStateDir(inventoryFile))
   const state = store.load()
+  checkKeysMode(inventory, state, store.stateFile)
+  const hostKeys = inventory.network.keys === 'host'
   const notes: string[] = []
+  const pendingHostKeys: string[] = []
 
   const v4 = allocateFamily(inventory, state, 'ipv4', inventoryFile)
   const v6 = allocateFamily(inventory, state, 'ipv6', inventoryFile)
@@ -112,13 +123,23 @@ export function loadMesh({inventoryFile, stateDir, persist = true, preview = fal
   const {privateKeys, createdKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie} = loadSecrets(
     store,
     inventory.hosts.map((h) => h.name),
-    {persist, preview, presharedKeys: inventory.network.presharedKeys},
+    {persist, preview, presharedKeys: inventory.network.presharedKeys, hostKeys},
   )
   if (!persist) for (const name of createdKeys) notes.push(`${name}: key and address to be created (this preview wrote nothing)`)
 
   const assignments = new Map<string, HostAssignment>()
   const hosts: Record<string, HostState> = {}
   for (const h of inventory.hosts) {
+    if (hostKeys) {
+      const prev = state.hosts[h.name]
+      const {publicKey, ref} = recordedHostKey(prev)
+      privateKeys.set(h.name, ref)
+      if (!publicKey) pendingHostKeys.push(h.name)
+      const addr = {ipv4: v4?.assigned.get(h.name), ipv6: v6?.assigned.get(h.name)}
+      hosts[h.name] = {...addr, publicKey: prev?.publicKey, pendingPublicKey: prev?.pendingPublicKey, rotateOnHost: prev?.rotateOnHost, endpoint: h.endpoint, ssh: sshTargetOf(h, inventory)}
+      assignments.set(h.name, {...addr, publicKey: publicKey ?? ''})
+      continue
+    }
     const privateKey = privateKeys.get(h.name)!
     const prev = state.hosts[h.name]
     const publicKey = cachedPublicKey(prev, privateKey, committed.has(h.name)) ?? publicKeyOf(privateKey)
@@ -141,7 +162,8 @@ export function loadMesh({inventoryFile, stateDir, persist = true, preview = fal
     archived.push({name, ...prev, teardownPending: true})
     notes.push(`${name}: no longer in the inventory; archived in state.json (its key is kept)`)
   }
-  const next: MeshState = {version: 1, hosts, archived}
+  if (pendingHostKeys.length) notes.push(`public keys pending for ${pendingHostKeys.join(', ')}: \`mesh apply\` makes each key on its host and collects the public key (peers get it in the same apply)`)
+  const next: MeshState = {version: 1, ...(hostKeys || state.keys ? {keys: 'host' as const} : {}), hosts, archived}
   const stateChanged = persist ? store.save(next) : false
 
   return {
@@ -150,6 +172,8 @@ export function loadMesh({inventoryFile, stateDir, persist = true, preview = fal
     store,
     mesh: buildMesh(inventory, assignments),
     privateKeys,
+    hostKeys,
+    pendingHostKeys,
     presharedKeys,
     cookie,
     createdCookie,

@@ -59,6 +59,31 @@ function pendingSecrets(inv: Inventory, store: StateStore, opts: RotateOptions):
     const files = new Map(pairs.map(([a, b]) => [`${a}+${b}`, pskFile(store, a, b)]))
     return {...started, kind: 'psks', discard: () => started.created.forEach((l) => rmSync(pendingFile(files.get(l)!), {force: true}))}
   }
+  if (inv.network.keys === 'host') return requestHostRotation(store, named)
   const started = startKeyRotation(store, named)
   return {...started, kind: 'keys', discard: () => started.created.forEach((h) => rmSync(pendingFile(store.keyFile(h)), {force: true}))}
+}
+
+/**
+ * network.keys: host: the new keys are made by the hosts, in the facts round trip of the apply that follows
+ * (<if>.key.next beside the current key). Here the request is only recorded in state.json, so an interrupted
+ * apply still finishes it; a dry run or refused confirmation takes back the requests made now.
+ */
+function requestHostRotation(store: StateStore, named: string[]): Omit<RotationStarted, 'release'> {
+  const state = store.load()
+  const created: string[] = []
+  const resumed: string[] = []
+  for (const h of named) {
+    const entry = state.hosts[h]
+    if (!entry?.publicKey) continue // no key collected yet: the first apply makes one
+    ;(entry.rotateOnHost || entry.pendingPublicKey ? resumed : created).push(h)
+    entry.rotateOnHost = true
+  }
+  store.save(state)
+  const discard = () => {
+    const now = store.load()
+    for (const h of created) delete now.hosts[h]?.rotateOnHost
+    store.save(now)
+  }
+  return {created, resumed, kind: 'keys', discard}
 }

@@ -20,8 +20,10 @@ export interface MeshSecrets {
   createdCookie: boolean
 }
 
-export function loadSecrets(store: StateStore, hosts: string[], opts: {persist: boolean; preview?: boolean; presharedKeys: boolean}): MeshSecrets {
+export function loadSecrets(store: StateStore, allHosts: string[], opts: {persist: boolean; preview?: boolean; presharedKeys: boolean; hostKeys?: boolean}): MeshSecrets {
   const {persist} = opts
+  // network.keys: host: no private key is read or made here (the hosts make their own); PSKs and the cookie still are.
+  const hosts = opts.hostKeys ? [] : allHosts
   // A preview makes what is missing in memory only: the plan shows it, and nothing lands on disk.
   const make = (path: string, gen: () => string) => (persist ? store.secret(path, gen) : {value: gen(), created: true})
   // Bad modes stop us before anything is read or created.
@@ -55,7 +57,7 @@ export function loadSecrets(store: StateStore, hosts: string[], opts: {persist: 
     privateKeys.set(name, next)
   }
   const pendingPsks: string[] = []
-  const presharedKeys = opts.presharedKeys ? pairKeys(store, hosts, persist || Boolean(opts.preview), pendingPsks, make) : undefined
+  const presharedKeys = opts.presharedKeys ? pairKeys(store, allHosts, persist || Boolean(opts.preview), pendingPsks, make) : undefined
   // Every secret created above is fsynced; their folders once, here, before anything names them.
   if (persist) store.syncDirs()
   return {privateKeys, createdKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie}

@@ -18,9 +18,11 @@ const HostStateSchema = z
   .object({
     ipv4: ip(4).optional(),
     ipv6: ip(6).optional(),
-    publicKey: wgKey,
+    // Absent only with network.keys: host, until the first apply collects the key the host made.
+    publicKey: wgKey.optional(),
     pendingPublicKey: wgKey.optional(),
     keyCheck: z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 hex digits (delete the field: the next run writes it again)').optional(),
+    rotateOnHost: z.literal(true).optional(),
     endpoint: z.string().refine((s) => isIp(s) || isDnsName(s), 'must be an IP address or DNS name').optional(),
     ssh: z.object({user: plain.optional(), host: plain, port: z.number().int().min(1).max(65535).optional()}).strict().optional(),
   })
@@ -29,6 +31,8 @@ const HostStateSchema = z
 export const MeshStateSchema = z
   .object({
     version: z.literal(1),
+    // Set once a mesh keeps its private keys on its hosts (network.keys: host): going back to local is refused.
+    keys: z.literal('host').optional(),
     hosts: z.record(hostName, HostStateSchema),
     // Files written before hosts could be removed have no archived list: that is an empty one.
     archived: z.array(HostStateSchema.extend({name: hostName, teardownPending: z.boolean()}).strict()).default([]),

@@ -20,8 +20,12 @@ export interface SshTargetState {
 export interface HostState {
   ipv4?: string
   ipv6?: string
-  publicKey: string
-  /** During a key rotation: the public key of keys/<host>.key.next, committed once every host runs with it. */
+  /** Absent only with network.keys: host, until an apply collects the key the host made. */
+  publicKey?: string
+  /**
+   * During a key rotation: the public key of keys/<host>.key.next (network.keys: host: of the key the host made),
+   * committed once every host runs with it.
+   */
   pendingPublicKey?: string
   /**
    * keyCheckOf(private key, publicKey): while it matches the key file, publicKey is that key's and need
@@ -29,6 +33,8 @@ export interface HostState {
    * alone: any edit of the key file or of publicKey makes it miss.
    */
   keyCheck?: string
+  /** network.keys: host: `rotate-keys` asked for a new key; the next apply has the host make it. */
+  rotateOnHost?: true
   /** Where the host was reached: kept so a host removed from the inventory can still be torn down. */
   endpoint?: string
   ssh?: SshTargetState
@@ -42,6 +48,8 @@ export interface ArchivedHost extends HostState {
 
 export interface MeshState {
   version: 1
+  /** 'host': the mesh's private keys live on its hosts (set by the first apply with network.keys: host). */
+  keys?: 'host'
   hosts: Record<string, HostState>
   archived: ArchivedHost[]
 }
