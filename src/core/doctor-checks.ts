@@ -34,7 +34,9 @@ export function hostChecks(ctx: CheckContext, host: MeshHost, facts: DoctorHostF
   } else if (facts.wg) {
     const i = facts.wg.interface
     if (i.publicKey !== host.publicKey) {
-      out.push(f('fail', n, 'wg-key', 'wg key', `${iface} runs with public key ${i.publicKey ?? '(none)'}, the saved state has ${host.publicKey}: peers will not accept its handshakes`, `${applyHint(n)} to install the key from the state (do not regenerate keys by hand)`))
+      // network.keys: host: the host's own key is the truth; apply collects it and gives it to every peer.
+      const fix = ctx.mesh.keys === 'host' ? 'mesh apply (collects the key the host holds and gives every peer its public key)' : `${applyHint(n)} to install the key from the state (do not regenerate keys by hand)`
+      out.push(f('fail', n, 'wg-key', 'wg key', `${iface} runs with public key ${i.publicKey ?? '(none)'}, the saved state has ${host.publicKey || '(none collected yet)'}: peers will not accept its handshakes`, fix))
     }
     if (i.listenPort !== host.listenPort) {
       out.push(f('fail', n, 'wg-port', 'wg port', `${iface} listens on UDP ${i.listenPort}, peers send to ${host.listenPort}`, applyHint(n)))

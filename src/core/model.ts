@@ -21,6 +21,8 @@ export interface Mesh {
   ipv6?: string
   mtu?: number
   persistentKeepalive?: number
+  /** Where private keys live (network.keys); with 'host' a host's publicKey is '' until apply collects it. */
+  keys?: 'local' | 'host'
   beam: Inventory['beam']
   hosts: MeshHost[]
 }
@@ -48,6 +50,7 @@ export function buildMesh(inv: Inventory, assignments: Map<string, HostAssignmen
     ipv6: inv.network.ipv6,
     mtu: inv.network.mtu,
     persistentKeepalive: inv.network.persistentKeepalive,
+    keys: inv.network.keys,
     beam: inv.beam,
     hosts: inv.hosts.map((h) => {
       const a = assignments.get(h.name)

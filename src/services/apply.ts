@@ -96,7 +96,7 @@ export async function prepareApply(
       progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
     }
     if (!opts.hosts?.length) {
-      teardowns = await prepareTeardowns(loaded.state.archived, connect, iface, concurrency, progress.step.bind(progress), timeouts)
+      teardowns = await prepareTeardowns(loaded.state.archived, connect, iface, concurrency, progress.step.bind(progress), timeouts, loaded.hostKeys)
     }
   } catch (e) {
     await close()

@@ -40,6 +40,8 @@ export async function prepareTeardowns(
   concurrency: number,
   step: (host: string, message: string) => void,
   timeouts: CommandTimeouts = commandTimeouts(),
+  /** network.keys: host: the host's config is read with its private key hidden, as in apply's facts. */
+  hostKeys = false,
 ): Promise<TeardownSession[]> {
   const sessions: TeardownSession[] = archived.filter((a) => a.teardownPending).map((a) => ({archived: a}))
   await mapLimit(sessions, concurrency, async (s) => {
@@ -50,7 +52,7 @@ export async function prepareTeardowns(
       step(name, 'connecting (removed from the inventory: teardown)')
       s.remote = new RemoteHost(await connect({name, ssh: target}), iface, forTeardown(timeouts))
       const managed = managedPaths(iface)
-      const facts = await s.remote.facts(managed.map((m) => m.path))
+      const facts = await s.remote.facts(managed.map((m) => m.path), hostKeys ? {hostKey: {make: false, next: false}} : {})
       // Only this mesh's files: the legacy single layout only when it names this interface (see beamManaged).
       const owned = managed.filter((m) => isOwned(m, facts.files)).map((m) => m.path)
       const firewalls = beamFirewalls(iface).filter((fw) => owned.includes(fw.path))

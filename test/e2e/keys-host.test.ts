@@ -1,6 +1,7 @@
 // e2e (issue 16): network.keys: host on one lab of 3 hosts. A local-key mesh of two hosts moves to host-made keys
 // (a rotation), init offline lists the third host's key as pending, adding it keeps a running ping lossless,
-// rotate-keys makes the new key on the host, a key replaced on a host is named by the plan and rolled out.
+// rotate-keys makes the new key on the host, a key replaced on a host is named by the plan and rolled out, and
+// removing a host tears it down.
 // Then: none of the host-made private keys (base64 or raw) ever appeared in what the CLI sent or received (a spy
 // on the ssh transport), in its state dir, stdout, stderr or --json. Keys are read over the lab's own channel.
 import assert from 'node:assert/strict'
@@ -63,6 +64,17 @@ async function pingsAll(lab: Lab, names: string[]) {
     }
 }
 
+/**
+ * The forms a key can take on the wire: its base64 text, its raw 32 bytes, and that text inside a base64 stream
+ * (the facts encode file contents), at each of the 3 alignments: the middle of that encoding does not depend on
+ * the bytes around the key.
+ */
+function forms(key: string): (string | Buffer)[] {
+  const text = Buffer.from(key)
+  const inBase64 = [0, 1, 2].map((a) => Buffer.concat([Buffer.alloc(a), text]).toString('base64').slice(4, -4))
+  return [key, Buffer.from(key, 'base64'), ...inBase64]
+}
+
 /** Every file under dir, recursively (the state dir is small). */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]))
@@ -85,7 +97,9 @@ test('network.keys: host: migration, init, adding a host, rotation, changed key;
     return r
   }
   await apply() // local keys: made in the state dir and pushed (what host mode avoids)
-  // The positive control for the spy: a local-mode private key did cross the wire.
+  // Positive controls for the spy: a local-mode key crossed the wire as text (the config written) and, in a
+  // local-mode plan, inside the base64 the facts use for file contents (the config read back).
+  assert.equal((await mesh(['plan', '-i', inv, '--no-diff'])).status, 0)
   const localKey = readFileSync(join(stateDir(lab), 'keys', `${h1}.key`), 'utf8').trim()
   const hostMade = new Set<string>()
   const remember = async (names: string[]) => {
@@ -172,20 +186,31 @@ test('network.keys: host: migration, init, adding a host, rotation, changed key;
     assert.deepEqual(report.findings.filter((f: {check: string}) => f.check === 'wg-key'), [], 'every interface runs the recorded public key')
   })
 
+  await t.test('remove in host mode: the teardown reads the config with its key hidden; the key stays on its host', async () => {
+    await remember([h3])
+    const r = await mesh(['remove', h3, '-i', inv, '--yes', '--no-diff'])
+    assert.equal(r.status, 0, r.stdout + r.stderr)
+    assert.equal(stateOf(lab).archived.find((a: {name: string}) => a.name === h3)?.teardownPending, false)
+    assert.equal((await lab.exec(h3, ['test', '-e', '/etc/wireguard/wg0.conf'])).status, 1)
+    await pingsAll(lab, [h1, h2])
+  })
+
   await t.test('no host-made private key crossed the wire or reached the state dir, stdout, stderr or --json', async () => {
-    await remember([h1, h2, h3])
+    await remember([h1, h2])
     assert.ok(hostMade.size >= 5, `host-made keys seen: ${hostMade.size}`)
     const spy = readFileSync(join(lab.dir, 'transport-spy.bin'))
-    assert.ok(spy.includes(localKey), 'the spy sees what is sent: the local-mode key pushed by the first apply is in it')
-    const haystacks: [string, Buffer][] = [['transport', spy], ['printed', Buffer.from(printed.join('\n'))]]
+    // base64 output is wrapped at 76 columns: search the stream with its line breaks taken out too.
+    const unwrapped = Buffer.from(spy.toString('latin1').replace(/\r?\n/g, ''), 'latin1')
+    const [text, , ...encoded] = forms(localKey)
+    assert.ok(spy.includes(text), 'positive control: the local-mode key written by the first apply is in the spy file')
+    assert.ok(encoded.some((e) => unwrapped.includes(e)), 'positive control: the local-mode key read back (base64) by the plan is in the spy file')
+    const haystacks: [string, Buffer][] = [['transport', spy], ['transport (unwrapped)', unwrapped], ['printed', Buffer.from(printed.join('\n'))]]
     for (const f of filesUnder(stateDir(lab))) if (statSync(f).isFile()) haystacks.push([f, readFileSync(f)])
     for (const f of filesUnder(join(lab.dir, 'out'))) haystacks.push([f, readFileSync(f)])
     for (const key of hostMade) {
-      const raw = Buffer.from(key, 'base64')
-      assert.equal(raw.length, 32)
+      assert.equal(Buffer.from(key, 'base64').length, 32)
       for (const [where, bytes] of haystacks) {
-        assert.ok(!bytes.includes(key), `a host private key (base64) is in ${where}`)
-        assert.ok(!bytes.includes(raw), `a host private key (raw) is in ${where}`)
+        forms(key).forEach((form, i) => assert.ok(!bytes.includes(form), `a host private key is in ${where} (form ${i}: base64, raw, base64 of the text at 3 offsets)`))
       }
     }
     assert.ok(existsSync(join(stateDir(lab), 'state.json')))
