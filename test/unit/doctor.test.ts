@@ -179,6 +179,16 @@ describe('doctor verdicts', () => {
     assert.equal(cell(r, 'Host-C', 'Host-A').label, 'loss 25%')
   })
 
+  it('network.keys: host: a key that differs from state is fixed by a full apply (collects it), not by installing one', () => {
+    const f = healthy()
+    hostOf(f, 'Host-B').wg!.interface.publicKey = key(9)
+    const r = diagnose({...mesh(), keys: 'host'}, f)
+    const hit = r.findings.find((x) => x.check === 'wg-key')!
+    assert.equal(hit.host, 'Host-B')
+    assert.match(hit.hint, /^mesh apply \(collects the key the host holds/)
+    assert.doesNotMatch(hit.hint, /--hosts|from the state/)
+  })
+
   it('unreachable host: one ssh finding, its row and column unknown, no guesses', () => {
     const f = healthy()
     f.hosts[1] = {host: 'Host-B', connected: false, connectError: 'connect ETIMEDOUT'}
