@@ -49,6 +49,10 @@ describe('decideHostKey', () => {
     assert.deepEqual({privateKey: d.privateKey, onNext: d.onNext, rotating: d.rotating, publicKey: d.publicKey}, {privateKey: HOST_KEY_NEXT, onNext: true, rotating: true, publicKey: B})
     assert.match(d.note!, /new key made on the host \(rotation\): peers switch to it first, then the host/)
   })
+  it('an interrupted rotation (pending key file left on the host) is finished by any later apply', () => {
+    const d = decideHostKey(input({recorded: A, recordedPending: B, facts: {current: A, next: B, made: false}}))
+    assert.deepEqual({rotating: d.rotating, onNext: d.onNext, committed: d.committed, pending: d.pending}, {rotating: true, onNext: true, committed: A, pending: B})
+  })
   it('moving from local keys says the local key file is then deleted', () => {
     const d = decideHostKey(input({recorded: A, localKey: true, facts: {current: B, next: null, made: true}}))
     assert.match(d.note!, /moves to a key made on the host: .*keys\/Host-B\.key is then deleted from the state dir/)
