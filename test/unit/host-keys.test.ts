@@ -11,7 +11,7 @@ import {HOST_KEY, HOST_KEY_NEXT, HostKeyInput, decideHostKey, splitHostKeyFacts}
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
 import {runInit} from '../../src/services/init.js'
 import {loadMesh} from '../../src/services/mesh.js'
-import {baseInventory, tmpDir, toYaml} from './_helpers.js'
+import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
 
 const pub = () => publicKeyOf(generatePrivateKey())
 const [A, B, C] = [pub(), pub(), pub()]

@@ -12,11 +12,11 @@ import {HOST_KEY, HOST_KEY_NEXT} from '../../src/core/host-keys.js'
 import {hostKeyCommitScript} from '../../src/remote/host-key-script.js'
 import {RemoteHost} from '../../src/remote/hostops.js'
 import {LocalTransport} from '../support/local-transport.js'
-import {tmpDir} from './_helpers.js'
+import {tmpDir} from '../support/helpers.js'
+import {isRoot, skipUnless} from '../support/prereq.js'
 
-const isRoot = process.getuid?.() === 0
 const hasWg = spawnSync('wg', ['--version']).status === 0
-const skip = (!isRoot && 'needs root for a bind mount in a private namespace') || (!hasWg && 'needs wg (wireguard-tools)')
+const skip = skipUnless(isRoot, 'needs root for a bind mount in a private namespace') || skipUnless(hasWg, 'needs wg (wireguard-tools)')
 
 let holder: ReturnType<typeof spawn> | undefined
 let dir = ''
