@@ -1,12 +1,13 @@
 // Shared by the lab benches (not a bench itself: scripts/run-bench.mjs runs bench/*.ts only, not bench/lib/).
 // The real CLI (dist/, run `npm run build` first), a lab on the bench's own prefix and /24 that is always
 // removed (finally, and on SIGINT/SIGTERM), and the `BENCH {json}` line scripts/run-bench.mjs tabulates.
-import {spawn} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
+
+import {execa} from 'execa'
 
 import {UserError} from '../../src/core/errors.js'
 import {LabHost, LabUpResult, labDown, labExec, labUp} from '../../src/lab/index.js'
@@ -54,19 +55,13 @@ export interface MeshRun {
 }
 
 /** The real CLI as a child process (wall time of the whole process), bounded by timeoutMs. */
-export function runMesh(args: string[], opts: {home?: string; timeoutMs?: number} = {}): Promise<MeshRun> {
-  return new Promise((resolve, reject) => {
-    if (exiting) return reject(new Error('interrupted'))
-    const t0 = performance.now()
-    const env = {...process.env, NO_COLOR: '1', ...(opts.home ? {HOME: opts.home} : {})}
-    const child = spawn(process.execPath, [BIN, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env, timeout: opts.timeoutMs ?? 300_000})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (status) => resolve({status, stdout, stderr, ms: performance.now() - t0}))
-  })
+export async function runMesh(args: string[], opts: {home?: string; timeoutMs?: number} = {}): Promise<MeshRun> {
+  if (exiting) throw new Error('interrupted')
+  const t0 = performance.now()
+  const env = {NO_COLOR: '1', ...(opts.home ? {HOME: opts.home} : {})}
+  const r = await execa(process.execPath, [BIN, ...args], {stdin: 'ignore', env, timeout: opts.timeoutMs ?? 300_000, reject: false, stripFinalNewline: false})
+  if (r.failed && r.exitCode === undefined && !r.isTerminated) throw new Error(r.shortMessage)
+  return {status: r.exitCode ?? null, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0}
 }
 
 /** runMesh that throws on a non-zero exit (with the first lines of stderr only: stdout is never echoed). */

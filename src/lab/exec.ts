@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import type {Readable} from 'node:stream'
 
 import {ExternalCommandError, UserError} from '../core/errors.js'
-import {SYSTEM_PATH, pidAlive, which} from './sys.js'
+import {SYSTEM_PATH, pidAlive} from './sys.js'
 
 export interface LabExecTarget {
   name: string
@@ -36,8 +36,9 @@ export function labExec(host: LabExecTarget, argv: string[], opts: LabExecOption
     return Promise.reject(new UserError(`lab host ${host.name} is not running (no live sshd)`, 'run `mesh lab status`, or restart the lab'))
   }
   const args = ['-t', String(host.pid), '-n', '-m', '-u', '--', ...argv]
+  // spawn, not execa: execa waits for the pipes to close, and a daemon the command starts (wireguard-go, epmd) holds them.
   return new Promise((resolve, reject) => {
-    const child = spawn(which('nsenter') ?? 'nsenter', args, {
+    const child = spawn('nsenter', args, {
       env: {PATH: SYSTEM_PATH, LANG: 'C.UTF-8', HOME: '/root', WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', ...opts.env},
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: opts.timeoutMs ?? 30_000,

@@ -41,7 +41,8 @@ export function startHost(host: LabHost, p: HostPaths): number {
   try {
     const args = ['netns', 'exec', host.namespace, which('unshare')!, '-m', '-u', '--propagation', 'private']
     args.push('/bin/sh', '-c', HOST_SCRIPT, 'lab-host', host.name, p.etcHosts, p.wireguard, which('sshd')!, p.sshdConfig, p.beamMesh, p.rootHome)
-    const child = spawn(which('ip')!, args, {
+    // spawn, not execa: the daemon outlives this process (unref'd, never awaited); execa would track its exit.
+    const child = spawn('ip', args, {
       detached: true,
       stdio: ['ignore', log, log],
       env: {PATH: SYSTEM_PATH, LANG: 'C.UTF-8'},

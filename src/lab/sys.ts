@@ -1,7 +1,7 @@
 // Local system helpers for the lab: run a program (typed failure), find binaries, look at /proc.
-import {spawnSync} from 'node:child_process'
-import {accessSync, constants, readFileSync, readdirSync} from 'node:fs'
-import {join} from 'node:path'
+import {readFileSync, readdirSync} from 'node:fs'
+
+import {execaSync} from 'execa'
 
 import {ExternalCommandError} from '../core/errors.js'
 
@@ -10,20 +10,17 @@ export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 
 const found = new Map<string, string | null>()
 
-/** Absolute path of a program, searching $PATH and then the system directories; null if absent. */
+/** The PATH the lab runs programs with: the caller's, then root's usual directories. */
+const searchPath = () => [process.env.PATH, SYSTEM_PATH].filter(Boolean).join(':')
+
+/**
+ * Absolute path of a program as the shell finds it (`command -v`) on that PATH; null if absent. Needed where
+ * a path must be absolute (sshd re-executes itself by its own path) or only presence is asked (prerequisites).
+ */
 export function which(name: string): string | null {
   if (found.has(name)) return found.get(name)!
-  const dirs = [...(process.env.PATH ?? '').split(':'), ...SYSTEM_PATH.split(':')].filter(Boolean)
-  let hit: string | null = null
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, name), constants.X_OK)
-      hit = join(dir, name)
-      break
-    } catch {
-      // not in this directory
-    }
-  }
+  const res = execaSync('sh', ['-c', 'command -v -- "$1"', 'sh', name], {env: {PATH: searchPath()}, extendEnv: false, reject: false})
+  const hit = res.exitCode === 0 && res.stdout.startsWith('/') ? res.stdout : null
   found.set(name, hit)
   return hit
 }
@@ -34,15 +31,17 @@ export interface LabCommandResult {
   stderr: string
 }
 
-/** Runs a program without a shell; returns whatever happened. */
+/** Runs a program without a shell (bounded: 30 s); returns whatever happened, a failure to start included. */
 export function tryRun(program: string, args: string[], input?: string): LabCommandResult {
-  const res = spawnSync(which(program) ?? program, args, {
-    encoding: 'utf8',
+  const res = execaSync(program, args, {
     input,
-    env: {...process.env, PATH: `${process.env.PATH ?? ''}:${SYSTEM_PATH}`},
+    env: {PATH: searchPath()},
     timeout: 30_000,
+    reject: false,
+    stripFinalNewline: false,
   })
-  return {status: res.status, stdout: res.stdout ?? '', stderr: res.stderr ?? (res.error ? String(res.error) : '')}
+  // A program that could not start has no output at all (stdout undefined), only the reason.
+  return {status: res.exitCode ?? null, stdout: res.stdout ?? '', stderr: res.stderr || (res.failed && res.exitCode === undefined ? (res.shortMessage ?? '') : '')}
 }
 
 /** Runs a program; a non-zero exit becomes an ExternalCommandError naming the command and its stderr. */

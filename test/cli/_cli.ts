@@ -1,10 +1,11 @@
 // Runs the built CLI (dist/ must be built: `npm test` builds first) as a user would: a real process, a chosen cwd and env.
-import {spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after} from 'node:test'
 import {fileURLToPath} from 'node:url'
+
+import {execaSync} from 'execa'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const EXAMPLE = join(ROOT, 'inventory', 'example.yaml')
@@ -18,14 +19,16 @@ export interface CliRun {
 /** MESH_INVENTORY is removed from the environment unless the caller sets it: a developer's own must not leak in. */
 export function mesh(args: string[], opts: {cwd?: string; env?: Record<string, string>; input?: string} = {}): CliRun {
   const env: Record<string, string | undefined> = {...process.env, NO_COLOR: '1', MESH_INVENTORY: undefined, ...opts.env}
-  const res = spawnSync(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {
-    encoding: 'utf8',
+  const res = execaSync(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: env as NodeJS.ProcessEnv,
+    env,
+    extendEnv: false,
     input: opts.input ?? '',
     timeout: 60_000,
+    reject: false,
+    stripFinalNewline: false,
   })
-  return {code: res.status, stdout: res.stdout, stderr: res.stderr}
+  return {code: res.exitCode ?? null, stdout: res.stdout ?? '', stderr: res.stderr ?? ''}
 }
 
 const made: string[] = []

@@ -1,35 +1,28 @@
-// A Transport that runs commands on this machine (no shell: argv goes to spawn as is).
-// Used by tests of the remote scripts, and as a building block for running inside lab namespaces.
-import {spawn} from 'node:child_process'
+// A Transport that runs commands on this machine through execa (no shell: argv goes to the program as is).
+// Used by tests of the remote scripts, optionally inside a namespace through a prefix (nsenter ...).
 import {connect as tcpConnect} from 'node:net'
 import type {Duplex} from 'node:stream'
 
-import {RunOptions, RunResult, Transport} from '../../src/remote/transport.js'
+import {execa} from 'execa'
+
+import type {RunOptions, RunResult, Transport} from '../../src/remote/transport.js'
 
 export class LocalTransport implements Transport {
   /** prefix: e.g. ['nsenter', '-t', pid, '-n', '-m', '-u', '--'] to run inside a lab host. */
   constructor(readonly name: string, private readonly prefix: string[] = []) {}
 
-  run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    const full = [...this.prefix, ...argv]
-    return new Promise((resolve, reject) => {
-      const child = spawn(full[0], full.slice(1), {stdio: ['pipe', 'pipe', 'pipe']})
-      const out: Buffer[] = []
-      const err: Buffer[] = []
-      child.stdout.on('data', (b: Buffer) => out.push(b))
-      child.stderr.on('data', (b: Buffer) => err.push(b))
-      const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined
-      child.on('error', (e) => {
-        clearTimeout(timer)
-        reject(e)
-      })
-      child.on('close', (code) => {
-        clearTimeout(timer)
-        resolve({code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')})
-      })
-      child.stdin.on('error', () => undefined)
-      child.stdin.end(opts.stdin ?? '')
+  async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    const [program, ...args] = [...this.prefix, ...argv]
+    const res = await execa(program, args, {
+      input: opts.stdin ?? '',
+      timeout: opts.timeoutMs,
+      killSignal: 'SIGKILL',
+      reject: false,
+      stripFinalNewline: false,
     })
+    // A program that could not start is an error (as from ssh), not an exit status.
+    if (res.failed && res.exitCode === undefined && !res.isTerminated) throw new Error(res.shortMessage)
+    return {code: res.exitCode ?? null, stdout: res.stdout, stderr: res.stderr}
   }
 
   openTcp(host: string, port: number): Promise<Duplex> {
