@@ -31,7 +31,7 @@ export function hostKeyFactsFragment(iface: string, o: {make: boolean; next: boo
   const gen = (target: string) => `t=$(mktemp -- '${target}.mesh-XXXXXX') && wg genkey > "$t" && chmod 600 -- "$t" && mv -f -- "$t" '${target}'`
   return `hostkeys() (
   umask 077
-  [ -d /etc/wireguard ] || mkdir -p -m 0700 /etc/wireguard
+  ${o.make ? '[ -d /etc/wireguard ] || mkdir -p -m 0700 /etc/wireguard' : ': a preview makes nothing'}
   ${o.make ? `if [ ! -s '${f}' ]; then ${gen(f)} && echo '${MARK} made' || { echo 'cannot make ${f}' >&2; exit 1; }; fi` : ':'}
   ${o.next ? `if [ -s '${f}' ] && [ ! -s '${f}.next' ]; then ${gen(`${f}.next`)} || { echo 'cannot make ${f}.next' >&2; exit 1; }; fi` : ':'}
   if [ -s '${f}' ]; then printf '${MARK} current %s\\n' "$(wg pubkey < '${f}' 2>/dev/null || echo invalid)"; fi
