@@ -50,7 +50,7 @@ async function pingDuring(lab: BenchLab, target: string, during: () => Promise<v
   }
   const insideWindow = !done
   const r = await pinging // bounded: COUNT x INTERVAL, killed after 30 s
-  if (failure) throw failure
+  if (failure) throw failure as Error
   const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout)
   if (!m) throw new Error(`ping printed no summary (exit ${r.status}): ${r.stdout}${r.stderr}`)
   const rtt = /= [\d.]+\/[\d.]+\/([\d.]+)\//.exec(r.stdout)

@@ -42,7 +42,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     console.error(`\nbench: ${sig}: taking the lab down`)
     // Bounded: labDown kills and deletes only what its prefix names; 60 s at most, then exit anyway.
     const all = Promise.allSettled([...cleanups].map((c) => c()))
-    Promise.race([all, sleep(60_000)]).finally(() => process.exit(130))
+    void Promise.race([all, sleep(60_000)]).finally(() => process.exit(130))
   })
 }
 export const interrupted = () => exiting

@@ -59,8 +59,8 @@ export function beamManaged(iface: string): ManagedPath[] {
   const paths = beamPaths(iface)
   const ownedIf = {path: LEGACY_PATHS.vmArgs, contains: legacyOwnerMark(iface)}
   return [
-    ...Object.values(paths).map((path): ManagedPath => (path === paths.firewall ? {path, ...firewallHooks(path, nftTable(iface))} : {path})),
-    ...Object.values(LEGACY_PATHS).map((path): ManagedPath => ({
+    ...(Object.values(paths) as string[]).map((path): ManagedPath => (path === paths.firewall ? {path, ...firewallHooks(path, nftTable(iface))} : {path})),
+    ...(Object.values(LEGACY_PATHS) as string[]).map((path): ManagedPath => ({
       path,
       ownedIf,
       ...(path === LEGACY_PATHS.firewall ? firewallHooks(path, LEGACY_TABLE) : {}),

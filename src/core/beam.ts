@@ -133,8 +133,8 @@ export function renderFirewall(mesh: Mesh): string {
     iface: mesh.interface,
     ports: distPortSet(mesh.beam),
     // Canonical network addresses: nft refuses host bits set outside the mask.
-    v4: mesh.ipv4 && `${ipaddr.IPv4.networkAddressFromCIDR(mesh.ipv4)}/${mesh.ipv4.split('/')[1]}`,
-    v6: mesh.ipv6 && `${ipaddr.IPv6.networkAddressFromCIDR(mesh.ipv6)}/${mesh.ipv6.split('/')[1]}`,
+    v4: mesh.ipv4 && `${ipaddr.IPv4.networkAddressFromCIDR(mesh.ipv4).toString()}/${mesh.ipv4.split('/')[1]}`,
+    v6: mesh.ipv6 && `${ipaddr.IPv6.networkAddressFromCIDR(mesh.ipv6).toString()}/${mesh.ipv6.split('/')[1]}`,
   })
 }
 

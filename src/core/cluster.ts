@@ -40,7 +40,12 @@ export function components(names: string[], linked: (a: string, b: string) => bo
     while (queue.length) {
       const cur = queue.shift()!
       group.push(cur)
-      for (const n of names) if (!seen.has(n) && linked(cur, n)) seen.add(n), queue.push(n)
+      for (const n of names) {
+        if (!seen.has(n) && linked(cur, n)) {
+          seen.add(n)
+          queue.push(n)
+        }
+      }
     }
     out.push(group.sort((a, b) => names.indexOf(a) - names.indexOf(b)))
   }

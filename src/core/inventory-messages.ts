@@ -32,7 +32,7 @@ export const FIXES: Record<string, string> = {
 }
 
 export function fixFor(path: (string | number)[], message: string): string {
-  const last = [...path].reverse().find((p) => typeof p === 'string') as string | undefined
+  const last = [...path].reverse().find((p): p is string => typeof p === 'string')
   if (message.startsWith('unknown key')) return 'remove the key or fix its spelling (see the inventory reference in the README)'
   // hosts[3] itself is wrong (not a mapping): the fix is about the entry, not the list.
   if (path.length === 2 && path[0] === 'hosts' && typeof path[1] === 'number') return 'write each host as a mapping with name: and endpoint:'

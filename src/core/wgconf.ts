@@ -13,7 +13,7 @@ export function parseWgQuick(text: string): WgQuickConfig {
     const line = raw.replace(/#.*/, '').trim()
     if (!line) continue
     if (/^\[interface\]$/i.test(line)) section = iface
-    else if (/^\[peer\]$/i.test(line)) peers.push((section = new Map()))
+    else if (/^\[peer\]$/i.test(line)) peers.push((section = new Map<string, string>()))
     else if (section) {
       const eq = line.indexOf('=')
       if (eq < 0) continue

@@ -64,7 +64,9 @@ function collect(channel: ClientChannel, req: ExecRequest, resolve: (r: RunResul
       // Ask the server to kill the process (OpenSSH >= 7.9 honours it), then drop the channel.
       try {
         channel.signal('KILL')
-      } catch {}
+      } catch {
+        // the channel is already gone: closing it below is all that is left
+      }
       channel.close()
       settle(() => reject(new CommandTimeoutError(req.where, req.command, req.timeoutMs!)))
     }, req.timeoutMs)

@@ -17,7 +17,7 @@ export async function connectAll<T extends {name: string}>(
   opts: PoolOptions = {},
 ): Promise<Connected<T>[]> {
   const limit = Math.max(1, Math.floor(opts.concurrency ?? 8))
-  const results: Connected<T>[] = new Array(items.length)
+  const results = new Array<Connected<T>>(items.length)
   let next = 0
   const worker = async () => {
     while (next < items.length) {

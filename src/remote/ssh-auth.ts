@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import ssh2 from 'ssh2'
 
 import {UserError} from '../core/errors.js'
-import type {AgentAuthMethod, PublicKeyAuthMethod} from 'ssh2'
+import type {AgentAuthMethod, ParsedKey, PublicKeyAuthMethod} from 'ssh2'
 
 export type AuthMethod = AgentAuthMethod | PublicKeyAuthMethod
 
@@ -91,7 +91,8 @@ async function loadIdentity(file: string): Promise<{key?: Buffer; type?: string;
       ? 'passphrase-protected (add it to ssh-agent with `ssh-add`)'
       : 'not a private key ssh2 can read'}
   }
-  const key = Array.isArray(parsed) ? parsed[0] : parsed
+  // A file holding several keys may parse to a list: the first one is used.
+  const key: ParsedKey = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed
   if (!key.isPrivateKey()) return {reason: 'not a private key'}
   return {key: buf, type: key.type}
 }

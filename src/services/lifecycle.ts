@@ -79,7 +79,7 @@ function gate(keyed: HostSession[], peers: HostSession[], nudge: (s: HostSession
     const sync = s.remote.syncconf.bind(s.remote)
     s.remote.syncconf = async (n) => {
       // A peer that fails before its syncconf signals when its whole phase ends (releaseAll).
-      await Promise.all(peers.map((p) => synced.get(p)))
+      await Promise.all(peers.map((p) => synced.get(p) ?? Promise.resolve()))
       await sync(n)
       void nudge(s) // at once, on a channel of its own, while the executor goes on verifying
     }

@@ -22,7 +22,7 @@ function hostIndex(inventoryFile: string, host: string) {
   if (doc.errors.length) throw new UserError(`${inventoryFile} is not valid YAML: ${doc.errors[0].message}`, 'fix the file first')
   const hosts = doc.get('hosts')
   if (!isSeq(hosts)) throw new UserError(`${inventoryFile} has no hosts: list`, 'check the inventory')
-  const names = hosts.items.map((it) => (isMap(it) ? String(it.get('name') ?? '') : ''))
+  const names = hosts.items.map((it) => (isMap(it) ? String((it.get('name') as string | undefined) ?? '') : ''))
   const exact = names.indexOf(host)
   const loose = names.filter((n) => n.toLowerCase() === host.toLowerCase())
   const index = exact >= 0 ? exact : loose.length === 1 ? names.indexOf(loose[0]) : -1

@@ -36,7 +36,7 @@ export function startRotation(opts: RotateOptions): RotationStarted {
   if (!store.exists()) throw new UserError('nothing to rotate: the mesh has no state yet', 'run `mesh apply` first')
   const lock = acquireLock(store.dir, 'rotate-keys')
   try {
-    return {...pendingSecrets(inv, store, opts), release: lock.release}
+    return {...pendingSecrets(inv, store, opts), release: () => lock.release()}
   } catch (e) {
     lock.release()
     throw e

@@ -11,5 +11,5 @@ export function renderTemplate(name: string, data: Record<string, unknown>): str
     fn = ejs.compile(readFileSync(file, 'utf8'), {filename: name, strict: true, localsName: 'it', rmWhitespace: false, escape: (s: unknown) => String(s)})
     cache.set(name, fn)
   }
-  return fn(data) as string
+  return fn(data)
 }

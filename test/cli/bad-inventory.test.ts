@@ -100,7 +100,7 @@ describe('bad inventories through the real CLI', () => {
   cases.push({name: 'huge.yaml (generated)', file: huge, ...parseExpect(huge)})
 
   let before_: {state: Map<string, string>; out: Map<string, string>}
-  let results: {c: Case; plain: Run; json: Run}[] = []
+  const results: {c: Case; plain: Run; json: Run}[] = []
   let binaryRuns: {c: Case; plain: Run; json: Run}[] = []
 
   before(async () => {

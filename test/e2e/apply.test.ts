@@ -188,7 +188,7 @@ test('apply e2e: mesh, real Erlang cluster, idempotent re-run, hitless add, prun
       const listen = await sh(lab, 'Host-2', 'ss -H -ltn')
       const locals = listen.trim().split('\n').map((l) => l.trim().split(/\s+/)[3]).filter((a) => !a.endsWith(':22')).sort()
       assert.deepEqual(locals.filter((a) => a.endsWith(':4369')), ['10.99.0.2:4369', '127.0.0.1:4369', '[::1]:4369', `[${info('Host-2').ipv6}]:4369`].sort())
-      assert.ok(locals.filter((a) => !a.endsWith(':4369')).every((a) => a.startsWith(`${info('Host-2').ipv4}:`)), `dist on wg0 only: ${locals}`)
+      assert.ok(locals.filter((a) => !a.endsWith(':4369')).every((a) => a.startsWith(`${info('Host-2').ipv4}:`)), `dist on wg0 only: ${locals.join(',')}`)
 
       assert.equal(await tcpProbe(lab, 'Host-1', lab.host('Host-2').address, 4369), 'refused', 'EPMD on the public address')
       assert.equal(await tcpProbe(lab, 'Host-1', info('Host-2').ipv4, 4369), 'open', 'EPMD through the tunnel (control)')

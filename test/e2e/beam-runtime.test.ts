@@ -122,8 +122,8 @@ describe('vm.args under the real erl', () => {
     try {
       const node = box.start(['erl', '-args_file', args, '-name', 'a@127.0.0.1', '-noshell', '-eval', `${LISTEN}, io:format("ready listen=~w~n", [Ls]).`], env)
       let out = ''
-      node.stdout!.on('data', (d) => (out += d))
-      node.stderr!.on('data', (d) => (out += d))
+      node.stdout.on('data', (d) => (out += d))
+      node.stderr.on('data', (d) => (out += d))
       await waitFor(() => out.includes('ready') || node.exitCode !== null, 20_000, 'node a')
       assert.match(out, new RegExp(`ready listen=\\[\\{\\{127,0,0,1\\},${p}\\}\\]`), out)
       const dial = `R = net_kernel:connect_node('a@127.0.0.1'), io:format("connect=~w~n", [R]), halt().`

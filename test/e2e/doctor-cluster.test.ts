@@ -105,7 +105,9 @@ async function killNode(host: string) {
   for (const pid of ours()) {
     try {
       process.kill(pid, 'SIGKILL')
-    } catch {}
+    } catch {
+      // already gone
+    }
   }
   const deadline = Date.now() + 10_000
   while (ours().length && Date.now() < deadline) await sleep(100)

@@ -80,7 +80,9 @@ test('doctor modes: naming name and EPMD-less distribution on a real lab mesh', 
       for (const pid of beamPids(host)) {
         try {
           process.kill(pid, 'SIGKILL')
-        } catch {}
+        } catch {
+          // already gone
+        }
       }
       const deadline = Date.now() + 5000
       while (beamPids(host).length && Date.now() < deadline) await sleep(100)

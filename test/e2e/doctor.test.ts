@@ -110,7 +110,9 @@ async function killNode(host: string): Promise<void> {
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL')
-    } catch {}
+    } catch {
+      // already gone
+    }
   }
   const deadline = Date.now() + 5000
   while (ours().length && Date.now() < deadline) await sleep(100)

@@ -41,7 +41,9 @@ function mesh(lab: Lab, home: string, args: string[], timeoutMs = 300_000): {don
       let json
       try {
         json = stdout.trim().startsWith('{') ? JSON.parse(stdout) : undefined
-      } catch {}
+      } catch {
+        // not JSON: the assertions look at stdout itself
+      }
       resolve({status, stdout, stderr, json})
     }),
   )

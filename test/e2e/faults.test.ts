@@ -101,7 +101,7 @@ async function applyExpect(c: Ctx, want: Record<string, string | string[]>, extr
   assert.equal(r.status, 0, `apply exit: ${JSON.stringify(r.json)}\n${r.stderr}`)
   const got = statuses(r)
   for (const [name, s] of Object.entries(want)) {
-    assert.ok((Array.isArray(s) ? s : [s]).includes(got[name]), `${name}: ${got[name]}, want ${s}: ${JSON.stringify(r.json)}`)
+    assert.ok((Array.isArray(s) ? s : [s]).includes(got[name]), `${name}: ${got[name]}, want ${String(s)}: ${JSON.stringify(r.json)}`)
   }
   return r
 }

@@ -137,7 +137,7 @@ async function exerciseMode(lab: Lab, mode: Mode, rel: Rel, addrs: Map<string, s
   const onAll = async <T>(fn: (h: string) => Promise<T>): Promise<T[]> => {
     const rs = await Promise.allSettled(NAMES.map(fn))
     const failed = rs.find((r) => r.status === 'rejected')
-    if (failed) throw (failed as PromiseRejectedResult).reason
+    if (failed) throw (failed).reason
     return rs.map((r) => (r as PromiseFulfilledResult<T>).value)
   }
   // After stop: nothing of the release listens; an EPMD the node started (EPMD mode) listens on mesh and

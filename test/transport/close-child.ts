@@ -10,11 +10,10 @@ const t = await connect({host: '127.0.0.1', port: Number(port), user: 'root'}, {
 const r = await t.run(['echo', 'done'])
 process.stdout.write(`ran ${r.stdout.trim()}\n`)
 process.stdin.setEncoding('utf8')
-process.stdin.on('data', async (d: string) => {
+process.stdin.on('data', (d: string) => {
   if (!d.includes('close')) return
   process.stdin.pause()
   process.stdin.unref()
   const t0 = Date.now()
-  const res = await t.close()
-  process.stdout.write(`closed ${JSON.stringify({...res, ms: Date.now() - t0})}\n`)
+  void t.close().then((res) => process.stdout.write(`closed ${JSON.stringify({...res, ms: Date.now() - t0})}\n`))
 })

@@ -60,7 +60,9 @@ export const shellExec: ExecHandler = (command, stream) => {
       killed.push(command)
       try {
         process.kill(-child.pid, 'SIGKILL')
-      } catch {}
+      } catch {
+        // already gone
+      }
     }
   })
 }

@@ -95,7 +95,7 @@ describe('in-place write killed midway', {skip}, () => {
     }
     const torn = read(f.target)
     assert.ok(torn !== NEW && torn !== shorter && torn.startsWith(shorter), 'the kill left a mix (new bytes, old tail)')
-    assert.ok(leftovers(f.dir).some((n) => n.endsWith('.journal')), `journal kept: ${leftovers(f.dir)}`)
+    assert.ok(leftovers(f.dir).some((n) => n.endsWith('.journal')), `journal kept: ${leftovers(f.dir).join(',')}`)
 
     const checked = await host().facts([f.target])
     assert.ok(checked.files.get(f.target) === NEW, 'a preview sees the bytes it will start from')
@@ -130,7 +130,7 @@ describe('in-place write killed midway', {skip}, () => {
 describe('write verification', () => {
   it('refuses a reply whose sha256 is not the content\'s', async () => {
     const liar = new LocalTransport('liar')
-    const t = {...liar, name: 'liar', run: async () => ({code: 0, stdout: 'renamed 00\n', stderr: ''}), openTcp: liar.openTcp, close: liar.close}
+    const t = {...liar, name: 'liar', run: async () => ({code: 0, stdout: 'renamed 00\n', stderr: ''}), openTcp: (h: string, p: number) => liar.openTcp(h, p), close: () => liar.close()}
     await assert.rejects(new RemoteHost(t, 'wg0').writeFile('/nonexistent/x', 'data\n', 0o644), /does not hold the bytes written/)
   })
 })

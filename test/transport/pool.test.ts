@@ -36,7 +36,7 @@ describe('connectAll', () => {
       peak = Math.max(peak, ++active)
       await new Promise((r) => setTimeout(r, 10))
       active--
-      throw 'weird'
+      throw 'weird' as unknown // a non-Error throw, on purpose
     })
     assert.equal(peak, 8)
     assert.ok(results.every((r) => r.error instanceof Error && r.error.message === 'weird'))
@@ -86,7 +86,7 @@ describe('FakeTransport', () => {
     assert.deepEqual(t.commands(), ['sudo -n -- wg show', 'cat', 'nothing'])
     assert.deepEqual(t.calls[0].requested, ['wg', 'show'])
     const r = await t.run(['needs'], {sudo: true})
-    assert.throws(() => assertOk(r, t, ['needs']), (e: unknown) => e instanceof UserError && /configure NOPASSWD sudo for deploy/.test((e as UserError).fix!))
+    assert.throws(() => assertOk(r, t, ['needs']), (e: unknown) => e instanceof UserError && /configure NOPASSWD sudo for deploy/.test((e).fix!))
     await t.close()
     await assert.rejects(t.run(['true']))
   })

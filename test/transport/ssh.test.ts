@@ -26,7 +26,7 @@ async function dial(extra: Partial<ConnectOptions> = {}, t = target()): Promise<
 }
 const rejectsWith = async (p: Promise<unknown>, re: RegExp) => {
   const err = await p.then(() => assert.fail('expected a rejection'), (e: unknown) => e)
-  assert.ok(err instanceof ConnectionError, `not a ConnectionError: ${err}`)
+  assert.ok(err instanceof ConnectionError, `not a ConnectionError: ${String(err)}`)
   assert.match(err.message + '\n' + (err.fix ?? ''), re)
   return err
 }

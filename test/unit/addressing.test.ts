@@ -45,7 +45,7 @@ describe('allocate', () => {
     const rand = rng(42)
     let state = new Map<string, string>()
     let archived: string[] = []
-    let names: string[] = []
+    const names: string[] = []
     let serial = 0
     for (let step = 0; step < 300; step++) {
       if (names.length && rand() < 0.4) {

@@ -18,7 +18,7 @@ function mesh(beam: Partial<Mesh['beam']> = {}): Mesh {
   return {
     interface: 'wg0',
     ipv4: '10.77.0.0/24',
-    beam: {nodeBasename: 'app', naming: 'sname', epmd: true, distPortMin: 9100, distPortMax: 9105, firewall: false, ...beam} as Mesh['beam'],
+    beam: {nodeBasename: 'app', naming: 'sname', epmd: true, distPortMin: 9100, distPortMax: 9105, firewall: false, ...beam},
     hosts: NAMES.map((name, i) => ({
       name, endpoint: `198.18.0.${11 + i}`, endpointIp: `198.18.0.${11 + i}`, listenPort: 51820,
       ipv4: `10.77.0.${i + 1}`, publicKey: 'k', ssh: {host: `198.18.0.${11 + i}`},

@@ -8,7 +8,6 @@ import {FileChange} from '../../src/core/plan.js'
 import {renderFindings} from '../../src/ui/matrix.js'
 import {plainStyle, renderFileDiff, renderResult} from '../../src/ui/plan.js'
 
-// eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
 
 describe('escapeForTerminal', () => {

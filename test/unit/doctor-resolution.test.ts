@@ -17,7 +17,7 @@ const MESH: Mesh = {
   interface: 'wg0',
   ipv4: '10.77.0.0/24',
   ipv6: 'fd77:77::/64',
-  beam: {nodeBasename: 'app', naming: 'sname', epmd: true, distPortMin: 9100, distPortMax: 9105, firewall: false} as Mesh['beam'],
+  beam: {nodeBasename: 'app', naming: 'sname', epmd: true, distPortMin: 9100, distPortMax: 9105, firewall: false},
   hosts: NAMES.map((name, i) => ({
     name, endpoint: `198.18.0.${11 + i}`, endpointIp: `198.18.0.${11 + i}`, listenPort: 51820,
     ipv4: `10.77.0.${i + 1}`, ipv6: `fd77:77::${i + 1}`, publicKey: key(i + 1), ssh: {user: 'root', host: `198.18.0.${11 + i}`, port: 22},

@@ -115,7 +115,7 @@ describe('offline, network.keys: host', () => {
     const local = hostInventory(dir, 'local')
     assert.throws(
       () => loadMesh({inventoryFile: local, stateDir: join(dir, 'state'), persist: false, preview: true}),
-      (e: Error) => e instanceof UserError && /keeps its private keys on its hosts/.test(e.message) && /set network\.keys: host again/.test((e as UserError).fix ?? ''),
+      (e: Error) => e instanceof UserError && /keeps its private keys on its hosts/.test(e.message) && /set network\.keys: host again/.test((e).fix ?? ''),
     )
     assert.ok(!existsSync(join(dir, 'state', 'keys', 'Host-A.key')), 'no local key made')
   })

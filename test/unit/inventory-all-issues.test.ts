@@ -27,7 +27,7 @@ describe('inventory: all problems at once', () => {
     inv.network.listenPort = 70000 // schema
     inv.beam = {...inv.beam, distPortMin: 'low'} // schema, optional section
     inv.hosts[2].name = 'host-b' // duplicates Host-B, case-insensitively
-    inv.hosts[3].endpoint = inv.hosts[1].endpoint as string // duplicate endpoint
+    inv.hosts[3].endpoint = inv.hosts[1].endpoint // duplicate endpoint
     const issues = issuesOf(inv)
     has(issues, 'hosts[0].endpoint (host Host-A)', /character that is not allowed \(";"\)/)
     has(issues, 'network.listenPort', /.+/)

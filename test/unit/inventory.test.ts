@@ -9,7 +9,7 @@ function issuesOf(text: string) {
   try {
     parseInventory(text, 'inv.yaml')
   } catch (e) {
-    assert.ok(e instanceof InventoryError, `expected InventoryError, got ${e}`)
+    assert.ok(e instanceof InventoryError, `expected InventoryError, got ${String(e)}`)
     assert.ok(e instanceof UserError)
     assert.equal(e.exitCode, 2)
     for (const i of e.issues) assert.ok(i.fix.length > 10, `issue at ${i.path} has no real fix: ${i.fix}`)

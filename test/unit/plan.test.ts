@@ -276,7 +276,7 @@ describe('drift of the running interface', () => {
     assert.equal(plan.files.length, 0)
     assert.equal(plan.iface.kind, 'syncconf')
     assert.match((plan.iface as {reason: string}).reason, /2 with other allowed IPs or keepalive/)
-    facts.running = facts.running!.map((p) => ({...p, keepalive: 22}))
+    facts.running = facts.running.map((p) => ({...p, keepalive: 22}))
     assert.equal(isNoop(planHost(withKa, facts, 'wg0')), true)
   })
 
