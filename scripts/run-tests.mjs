@@ -33,8 +33,11 @@ if (lint) {
   const started = Date.now()
   // One eslint run over the whole tree (src, test, bench, scripts), with the type information it needs.
   const res = spawnSync(process.execPath, [join('node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.'], {stdio: 'inherit'})
-  console.log(`lint: ${res.status === 0 ? 'clean' : 'FAILED'} (${seconds(Date.now() - started)})`)
-  if (res.status !== 0) failed = true
+  // The import rules of src/ (README "Architecture"): no cycle, no upward import, no command importing a command.
+  const layers = spawnSync(process.execPath, [join('scripts', 'check-layers.mjs')], {stdio: 'inherit'})
+  const ok = res.status === 0 && layers.status === 0
+  console.log(`lint: ${ok ? 'clean' : 'FAILED'} (${seconds(Date.now() - started)})`)
+  if (!ok) failed = true
 }
 
 const tapDir = mkdtempSync(join(tmpdir(), 'beam-mesh-tests-'))
