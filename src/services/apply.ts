@@ -92,8 +92,15 @@ export async function prepareApply(
     if (loaded.hostKeys) useHostKeys(loaded, sessions, Boolean(opts.dryRun), render)
     for (const s of sessions) {
       if (!s.facts || s.error) continue
-      s.plan = planHost(s.desired, s.facts, iface)
-      progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
+      // A host whose files cannot be planned (e.g. broken markers in its /etc/hosts) fails alone, as its facts would.
+      try {
+        s.plan = planHost(s.desired, s.facts, iface)
+        progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
+      } catch (e) {
+        s.error = hostErrorText(e)
+        s.fixable = e instanceof UserError
+        progress.step(s.host.name, `failed: ${s.error}`)
+      }
     }
     if (!opts.hosts?.length) {
       teardowns = await prepareTeardowns(loaded.state.archived, connect, iface, concurrency, progress.step.bind(progress), timeouts, loaded.hostKeys)
