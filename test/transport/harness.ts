@@ -19,8 +19,15 @@ export interface KeyPair {
 }
 
 export function newKeyPair(): KeyPair {
-  const k = utils.generateKeyPairSync('ed25519')
-  return {private: k.private, public: k.public, blob: Buffer.from(k.public.split(' ')[1], 'base64')}
+  // ssh2's generator strips leading zero bytes of the public key, so about 1 key in 256 is one its own parseKey
+  // rejects ("Malformed OpenSSH public key", mscdex/ssh2#1513): draw again. Bounded: 8 bad draws in a row is
+  // a chance of 256^-8, so it would be another bug.
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const k = utils.generateKeyPairSync('ed25519')
+    if (utils.parseKey(k.public) instanceof Error || utils.parseKey(k.private) instanceof Error) continue
+    return {private: k.private, public: k.public, blob: Buffer.from(k.public.split(' ')[1], 'base64')}
+  }
+  throw new Error('ssh2 generated 8 unparseable ed25519 key pairs in a row')
 }
 
 export type ExecHandler = (command: string, stream: ServerChannel) => void
