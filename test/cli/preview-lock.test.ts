@@ -3,7 +3,6 @@
 // are only announced), and while another live process holds the lock, init, apply, remove and rotate-keys
 // are refused without having changed a thing (state, keys, inventory).
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
@@ -11,21 +10,22 @@ import {join, relative} from 'node:path'
 import {before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
+import {execa} from 'execa'
+
 import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
-function mesh(args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000)
-    child.on('error', reject)
-    child.on('close', (code) => (clearTimeout(timer), resolve({code, stdout, stderr})))
+async function mesh(args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
+  const r = await execa(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], {
+    env: {NO_COLOR: '1'},
+    stdin: 'ignore',
+    timeout: 180_000,
+    killSignal: 'SIGKILL',
+    reject: false,
+    stripFinalNewline: false,
   })
+  return {code: r.exitCode ?? null, stdout: r.stdout, stderr: r.stderr}
 }
 
 /** Every entry under dir, the dir itself included: mode, mtime (ns) and content hash. */

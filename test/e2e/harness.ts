@@ -1,11 +1,12 @@
 // Reusable e2e harness: real lab hosts (network namespaces with their own sshd) for tests that need root.
 // Usage:  test('x', async (t) => { if (!requireLab(t)) return; await withLab(3, async (lab) => { … }) })
-import {spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import type {TestContext} from 'node:test'
 import {fileURLToPath} from 'node:url'
+
+import {execa} from 'execa'
 
 import {
   LabDownResult,
@@ -174,16 +175,9 @@ export async function withLab<T>(n: number, fn: (lab: Lab) => Promise<T>, opts: 
 }
 
 /** Runs a local program with optional stdin and a time limit; never throws for a non-zero exit. */
-export function runProcess(program: string, args: string[], opts: LabExecOptions = {}): Promise<LabExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, {stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 30_000, env: {...process.env, ...opts.env}})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (status) => resolve({status, stdout, stderr}))
-    child.stdin.on('error', () => {})
-    child.stdin.end(opts.input ?? '')
-  })
+export async function runProcess(program: string, args: string[], opts: LabExecOptions = {}): Promise<LabExecResult> {
+  const r = await execa(program, args, {input: opts.input ?? '', timeout: opts.timeoutMs ?? 30_000, env: opts.env, reject: false, stripFinalNewline: false})
+  // A program that could not start is an error; a non-zero exit or a timeout (status null) is a result.
+  if (r.failed && r.exitCode === undefined && !r.isTerminated) throw new Error(r.shortMessage)
+  return {status: r.exitCode ?? null, stdout: r.stdout, stderr: r.stderr}
 }
