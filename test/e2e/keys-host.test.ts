@@ -11,6 +11,7 @@ import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {Lab, requireBuiltCli, requireLab, runProcess, startLab, stopLab} from './harness.js'
+import {pingDuring} from './ping.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -45,16 +46,6 @@ async function pubOnHost(lab: Lab, name: string): Promise<string> {
 }
 
 /** Continuous ping (every 50 ms) while fn runs: sent, lost. */
-async function pingDuring(lab: Lab, from: string, to: string, fn: () => Promise<void>) {
-  const ping = lab.exec(from, ['ping', '-i', '0.05', '-w', '12', to], {timeoutMs: 30_000})
-  await new Promise((r) => setTimeout(r, 1000))
-  await fn()
-  const out = (await ping).stdout
-  const m = /(\d+) packets transmitted, (\d+) received/.exec(out)
-  assert.ok(m, out)
-  return {sent: Number(m[1]), lost: Number(m[1]) - Number(m[2])}
-}
-
 async function pingsAll(lab: Lab, names: string[]) {
   for (const a of names)
     for (const b of names) {

@@ -8,6 +8,7 @@ import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {Lab, requireLab, runProcess, startLab, stopLab} from './harness.js'
+import {pingDuring} from './ping.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -28,17 +29,6 @@ async function applyOk(lab: Lab, extra: string[] = []) {
 const meshIp = (lab: Lab, name: string): string => stateOf(lab).hosts[name].ipv4
 
 /** Continuous ping (every 50 ms) from one host to a mesh address while fn runs; lost and longest stall. */
-async function pingDuring(lab: Lab, from: string, to: string, fn: () => Promise<void>) {
-  const ping = lab.exec(from, ['ping', '-i', '0.05', '-w', '7', to], {timeoutMs: 20_000})
-  await new Promise((r) => setTimeout(r, 1000))
-  await fn()
-  const out = (await ping).stdout
-  const m = /(\d+) packets transmitted, (\d+) received/.exec(out)
-  assert.ok(m, out)
-  const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((x) => Number(x[1]))
-  return {sent: Number(m[1]), lost: Number(m[1]) - Number(m[2]), maxRttMs: Math.max(...times)}
-}
-
 async function pingsAll(lab: Lab, names: string[]) {
   for (const a of names)
     for (const b of names) {
