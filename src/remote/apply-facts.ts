@@ -21,14 +21,16 @@ locate() {
   r=$1
   if [ -L "$1" ]; then r=$(readlink -f -- "$1") || exit 1; printf '${MARK} link %s %s\\n' "$r" "$1"; fi
   src=$r
+  leftovers "$r" || return 0
   if [ "$mode" = repair ]; then recover "$r" || exit 1
   elif [ "$(recover "$r" check)" = torn ]; then printf '${MARK} torn %s\\n' "$1"; src="$(journal_of "$r").bak"; fi
 }
 for f in "$@"; do
   [ -e "$f" ] || continue
   locate "$f"; printf '${MARK} file %s\\n' "$f"; show_file "$src" || exit 1; printf '${MARK} end\\n'
-  stat -L -c '${MARK} meta %U %a %n' -- "$f" || true
 done
+# Owner and mode of every file there, in one process (the missing ones only complain on stderr).
+[ $# -eq 0 ] || stat -L -c '${MARK} meta %U %a %n' -- "$@" 2>/dev/null
 src=/dev/null; [ ! -e /etc/hosts ] || locate /etc/hosts
 printf '${MARK} hosts\\n'; base64 < "$src" || exit 1; printf '${MARK} end\\n'
 if out=$(wg show "$iface" allowed-ips 2>/dev/null); then printf '${MARK} wg\\n%s\\n${MARK} end\\n' "$out"

@@ -25,8 +25,21 @@ const spy = (bytes: string | Buffer | undefined) => {
   if (file && bytes !== undefined) appendFileSync(file, bytes, {mode: 0o600})
 }
 
+/**
+ * MESH_DEBUG_REMOTE=1: one stderr line per remote command (host, round trip time, the command's first words), to
+ * count and time round trips. Never the stdin (file contents, keys) and only the start of the command line.
+ */
+const trace = process.env.MESH_DEBUG_REMOTE === '1'
+
 export function execCommand(client: Client, req: ExecRequest): Promise<RunResult> {
   spy(req.command)
+  if (!trace) return exec(client, req)
+  const t0 = performance.now()
+  const done = () => process.stderr.write(`[remote] ${req.where} ${(performance.now() - t0).toFixed(0)} ms ${req.command.replace(/\s+/g, ' ').slice(0, 60)}\n`)
+  return exec(client, req).finally(done)
+}
+
+function exec(client: Client, req: ExecRequest): Promise<RunResult> {
   return new Promise<RunResult>((resolve, reject) => {
     const cannotStart = (e: Error) => new ConnectionError(req.where, `cannot start \`${req.command}\`: ${e.message}`)
     try {

@@ -14,6 +14,7 @@ import {CommandKind, CommandTimeouts, commandTimeouts} from './timeouts.js'
 import {WRITE_SCRIPT} from './write-script.js'
 import {HostKeyFacts, splitHostKeyFacts} from '../core/host-keys.js'
 import {holdsHostKeyPlaceholder, hostKeyFactsFragment, hostKeyWritePrelude} from './host-key-script.js'
+import {BATCH_SCRIPT, BatchOp, BatchOutcome, encodeBatch, parseBatch} from './batch.js'
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
@@ -33,6 +34,14 @@ wg syncconf "$iface" "$tmp"`
 
 export type WriteHow = 'renamed' | 'inplace'
 
+export interface BatchRun {
+  outcome: BatchOutcome
+  /** Per write step: the sha256 of the bytes sent. */
+  want: Map<number, string>
+  code: number | null
+  stderr: string
+}
+
 export class RemoteHost {
   constructor(readonly t: Transport, readonly iface: string, readonly timeouts: CommandTimeouts = commandTimeouts()) {}
 
@@ -46,9 +55,9 @@ export class RemoteHost {
   }
 
   /** t.run with the kind's time limit; a timeout names `what` (not a whole script). */
-  private async exec(argv: string[], kind: CommandKind, what: string, stdin?: Buffer): Promise<RunResult> {
+  private async exec(argv: string[], kind: CommandKind, what: string, stdin?: Buffer, timeoutMs = this.timeouts[kind]): Promise<RunResult> {
     try {
-      return await this.t.run(argv, {sudo: true, stdin, timeoutMs: this.timeouts[kind]})
+      return await this.t.run(argv, {sudo: true, stdin, timeoutMs})
     } catch (e) {
       if (e instanceof CommandTimeoutError) throw new CommandTimeoutError(this.t.name, what, e.timeoutMs)
       throw e
@@ -101,6 +110,22 @@ export class RemoteHost {
       throw new ExternalCommandError(this.t.name, what, 0, `the file on the host does not hold the bytes written (sha256 ${onDisk ?? 'not reported'}, want ${expect})`)
     }
     return how
+  }
+
+  /**
+   * All steps in one round trip (batch.ts). A step that fails ends the batch and is told by the outcome, not
+   * thrown; a lost connection or the time limit throws (then any step may have run).
+   */
+  async batch(ops: BatchOp[]): Promise<BatchRun> {
+    const {args, stdin, want} = encodeBatch(ops)
+    const what = 'apply the changes (write files, activate, check peers)'
+    // A config whose PrivateKey the host fills in (network.keys: host) is written by the keyed form, as in writeFile.
+    const keyed = ops.some((op) => op.kind === 'write' && holdsHostKeyPlaceholder(op.content)) ? hostKeyWritePrelude(this.iface) + WRITE_SCRIPT : ''
+    // One command doing the work of many: the write and the activation limits together.
+    const argv = ['sh', '-c', BATCH_SCRIPT, 'mesh', WRITE_SCRIPT, keyed, SYNCCONF_SCRIPT, this.iface, ...args]
+    const res = await this.exec(argv, 'write', what, stdin, this.timeouts.write + this.timeouts.activate)
+    if (res.code !== 0 && isSudoPasswordFailure(res)) throw new SudoPasswordError(this.t.name, this.t.user, what)
+    return {outcome: parseBatch(res.stdout), want, code: res.code, stderr: res.stderr}
   }
 
   /** Removes the file and checks it is gone. */

@@ -169,11 +169,13 @@ export async function connect(target: SshTarget, given: ConnectOptions): Promise
       sock = await forwardOut(hops[hops.length - 1], label, next.host, next.port)
     }
     const label = proxy ? `${options.name} (via ProxyCommand)` : options.name
+    const t0 = performance.now()
     const client = await dial(label, {...dest, identityFiles: dest.identityFiles}, sock, options, home).catch(async (e: Error) => {
       const said = await proxy?.stderr()
       throw said && e instanceof ConnectionError ? new ConnectionError(options.name, `ProxyCommand \`${dest.proxyCommand}\`: ${e.message.replace(/^[^:]*: /, '')}; it said: ${said}`, e.fix) : e
     })
     if (proxy) client.once('close', () => proxy?.stop())
+    if (process.env.MESH_DEBUG_REMOTE === '1') process.stderr.write(`[remote] ${options.name} ${(performance.now() - t0).toFixed(0)} ms connect\n`)
     return new SshTransport(options.name, dest.user, client, hops, options.commandTimeoutMs)
   } catch (err) {
     proxy?.stop()

@@ -8,7 +8,10 @@
 // Every write ends by hashing what is now on disk: the CLI compares that with the bytes it meant to write.
 
 /** Shell functions shared by the write and facts scripts. `recover FILE [check]`: see the header. */
-export const RECOVER_FUNCTIONS = `sha() { sha256sum < "$1" | cut -c1-64; }
+export const RECOVER_FUNCTIONS = `sha() { set -- $(sha256sum < "$1"); printf '%s\\n' "\${1:-}"; }
+# leftovers FILE: an in-place write's journal, backup or temp file beside FILE (a glob, no process): only then
+# is there anything for recover to look at.
+leftovers() { for j in "$1".mesh-inplace-*; do [ -e "$j" ] && return 0; done; return 1; }
 journal_of() { printf '%s.mesh-inplace-%s' "$1" "$(stat -L -c '%d-%i' -- "$1")"; }
 # recover FILE: repairs an interrupted in-place write of FILE. recover FILE check: only says whether one is pending
 # (prints "torn" when the file is neither old nor new) and prints nothing else.
@@ -51,22 +54,25 @@ if [ -L "$dst" ]; then
     fail "$dst is a symlink to $(readlink -- "$dst"), which is not an existing regular file: point the link at a regular file, or replace it with one"
   dst=$target
 fi
-dir=$(dirname -- "$dst")
+dir=\${dst%/*}; [ -n "$dir" ] || dir=/
 [ -d "$dir" ] || mkdir -p -m 0700 -- "$dir"
 # The owner must reach the file: everyone may traverse (not list) the directory and its parent (mkdir -p
 # made that one by umask, e.g. /etc/beam-mesh above /etc/beam-mesh/wg0); the file's mode guards it.
 [ -z "$owner" ] || chmod a+x -- "$dir" "$(dirname -- "$dir")"
-recover "$dst"
+! leftovers "$dst" || recover "$dst"
 tmp=$(mktemp -- "$dst.mesh-XXXXXX")
 k=''
 cleanup() { rm -f -- "$tmp" "$tmp.err"; [ -z "$k" ] || [ -e "$k.journal" ] || rm -f -- "$k.bak" "$k.tmp"; }
 trap cleanup EXIT
 cat > "$tmp"
 # A lost connection also ends stdin early: never install a truncated file.
-[ $(wc -c < "$tmp") -eq "$size" ] || fail "short write: the connection ended before all of $dst arrived"
-[ "$(sha "$tmp")" = "$want" ] || fail "the content of $dst arrived damaged (sha256 differs)"
+if [ "$(sha "$tmp")" != "$want" ]; then
+  [ $(wc -c < "$tmp") -eq "$size" ] || fail "short write: the connection ended before all of $dst arrived"
+  fail "the content of $dst arrived damaged (sha256 differs)"
+fi
 chmod "$mode" -- "$tmp"
-if [ -n "$owner" ]; then chown -- "$owner" "$tmp"; else chown 0:0 -- "$tmp" 2>/dev/null || true; fi
+# Without an owner the file stays its creator's: root (sudo), or the user itself where tests run unprivileged.
+[ -z "$owner" ] || chown -- "$owner" "$tmp"
 if mv -f -- "$tmp" "$dst" 2>"$tmp.err"; then echo "renamed $(sha "$dst")"; exit 0; fi
 grep -qi busy "$tmp.err" || { cat "$tmp.err" >&2; exit 1; }
 # In place. First the space: ENOSPC here leaves the file as it was.

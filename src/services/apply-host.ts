@@ -2,9 +2,11 @@
 import {posix} from 'node:path'
 
 import {BEAM_ROOT} from '../core/beam-paths.js'
+import {ExternalCommandError} from '../core/errors.js'
 import {FileChange, ApplyHostFacts, HostPlan} from '../core/plan.js'
 import {parseWgQuick} from '../core/wgconf.js'
-import {RemoteHost, WriteHow} from '../remote/hostops.js'
+import {BatchOp, describeOp} from '../remote/batch.js'
+import {BatchRun, RemoteHost, WriteHow} from '../remote/hostops.js'
 import {hostErrorText} from '../remote/result.js'
 import {removeDirIfEmpty} from '../remote/teardown-ops.js'
 import type {HostResult} from './apply-types.js'
@@ -22,48 +24,40 @@ interface Written {
 }
 
 export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts: ApplyHostFacts, ctx: HostRunContext): Promise<HostResult> {
-  const written: Written[] = []
+  let written: Written[] = []
   let ifaceTouched = false
   const notes: string[] = plan.iface.kind === 'none' ? [] : [plan.iface.reason]
+  const {ops, files, ifaceAt} = stepsOf(plan, ctx)
   try {
-    for (const change of plan.files) {
-      if (change.kind === 'delete') {
-        await retire(remote, change, written, ctx)
-        continue
+    ctx.progress(progressText(plan, ctx.iface))
+    let run: BatchRun
+    try {
+      run = await remote.batch(ops)
+    } catch (e) {
+      // Connection lost or time limit: any step may have run, so every one is undone (each undo is harmless
+      // where its step never ran).
+      written = files.map(({change}) => ({change, how: change.kind === 'delete' ? 'removed' : 'renamed'}))
+      ifaceTouched = ifaceAt !== undefined
+      throw e
+    }
+    const {outcome} = run
+    // Steps up to the one that failed ran, that one included: a write that fails midway is rolled back like a finished one.
+    const last = outcome.done ? ops.length - 1 : (outcome.started ?? -1)
+    written = files.filter((f) => f.at <= last).map(({change, at}) => ({change, how: change.kind === 'delete' ? 'removed' : ((outcome.wrote.get(at)?.how as WriteHow) ?? 'renamed')}))
+    ifaceTouched = ifaceAt !== undefined && ifaceAt <= last
+    if (!outcome.done) throw new ExternalCommandError(remote.t.name, last >= 0 ? describeOp(ops[last], ctx.iface) : 'apply the changes', run.code, run.stderr)
+    for (const {change, at} of files) {
+      if (change.kind === 'delete') continue
+      const got = outcome.wrote.get(at)
+      // A config the host put its own key into must hold the keyed bytes the host reported (network.keys: host).
+      const expect = got?.keyed ?? run.want.get(at)
+      if ((got?.how !== 'renamed' && got?.how !== 'inplace') || got.sha !== expect) {
+        const why = `the file on the host does not hold the bytes written (sha256 ${got?.sha || 'not reported'}, want ${expect})`
+        throw new ExternalCommandError(remote.t.name, describeOp(ops[at], ctx.iface), 0, why)
       }
-      ctx.progress(`writing ${change.path}`)
-      // Recorded before the write: one that fails midway is rolled back like a finished one.
-      const w: Written = {change, how: 'renamed'}
-      written.push(w)
-      w.how = await remote.writeFile(change.path, change.after, change.mode, change.owner)
-      if (w.how === 'inplace') notes.push(`${change.path}: rename refused (EBUSY, bind-mounted file): wrote in place`)
+      if (got.how === 'inplace') notes.push(`${change.path}: rename refused (EBUSY, bind-mounted file): wrote in place`)
     }
-    for (const {change} of written) if (change.activate && change.kind !== 'delete') await remote.run(change.activate)
-    for (const r of plan.reactivate) {
-      ctx.progress(`re-activating ${r.path}`)
-      await remote.run(r.activate)
-    }
-
-    ifaceTouched = plan.iface.kind !== 'none'
-    switch (plan.iface.kind) {
-      case 'up':
-        ctx.progress(`wg-quick up ${ctx.iface}`)
-        await remote.up()
-        break
-      case 'syncconf':
-        ctx.progress(`wg syncconf ${ctx.iface}`)
-        await remote.syncconf(ctx.peers.length)
-        break
-      case 'restart':
-        ctx.progress(`wg-quick down/up ${ctx.iface} (disruptive)`)
-        await remote.down().catch(() => undefined)
-        await remote.up()
-        break
-      case 'none':
-        break
-    }
-    if (plan.enableUnit) await remote.enableUnit()
-    await verifyPeers(remote, ctx)
+    checkPeers(outcome.peers, ctx)
     ctx.progress('done')
     return {
       name: plan.name,
@@ -94,22 +88,43 @@ export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts:
   }
 }
 
-async function verifyPeers(remote: RemoteHost, ctx: HostRunContext): Promise<void> {
-  const running = await remote.runningPeers()
+/**
+ * The plan as batch steps, in the order the host runs them: each retired file's deactivation then its
+ * removal, the writes, the written files' activations, re-activations, the interface, the unit, the peer check.
+ */
+function stepsOf(plan: HostPlan, ctx: HostRunContext): {ops: BatchOp[]; files: {change: FileChange; at: number}[]; ifaceAt?: number} {
+  const ops: BatchOp[] = []
+  const files: {change: FileChange; at: number}[] = []
+  for (const change of plan.files) {
+    if (change.kind === 'delete' && change.deactivate) ops.push({kind: 'run', argv: change.deactivate})
+    files.push({change, at: ops.length})
+    ops.push(change.kind === 'delete' ? {kind: 'remove', path: change.path} : {kind: 'write', path: change.path, content: change.after, mode: change.mode, owner: change.owner})
+  }
+  for (const {change} of files) if (change.activate && change.kind !== 'delete') ops.push({kind: 'run', argv: change.activate})
+  for (const r of plan.reactivate) ops.push({kind: 'run', argv: r.activate})
+  const ifaceAt = plan.iface.kind === 'none' ? undefined : ops.length
+  if (plan.iface.kind === 'up') ops.push({kind: 'up'})
+  else if (plan.iface.kind === 'syncconf') ops.push({kind: 'syncconf', peers: ctx.peers.length})
+  else if (plan.iface.kind === 'restart') ops.push({kind: 'restart'})
+  if (plan.enableUnit) ops.push({kind: 'run', argv: ['systemctl', 'enable', `wg-quick@${ctx.iface}`]})
+  ops.push({kind: 'verify'})
+  return {ops, files, ifaceAt}
+}
+
+function progressText(plan: HostPlan, iface: string): string {
+  const files = plan.files.map((f) => (f.kind === 'delete' ? `removing ${f.path} (no longer managed)` : `writing ${f.path}`))
+  const step = {up: `wg-quick up ${iface}`, syncconf: `wg syncconf ${iface}`, restart: `wg-quick down/up ${iface} (disruptive)`, none: ''}[plan.iface.kind]
+  return [...files, ...plan.reactivate.map((r) => `re-activating ${r.path}`), step].filter(Boolean).join('; ')
+}
+
+/** The running peers the batch's last step saw (null: the interface is down). */
+function checkPeers(running: string[] | null | undefined, ctx: HostRunContext): void {
+  if (running === undefined) throw new Error(`${ctx.iface}: the peer check after apply did not run`)
   if (running === null) throw new Error(`${ctx.iface} is not running after apply`)
   const have = new Set(running)
   const missing = ctx.peers.filter((p) => !have.has(p)).length
   const extra = running.filter((p) => !ctx.peers.includes(p)).length
   if (missing || extra) throw new Error(`${ctx.iface} has ${missing} peers missing and ${extra} unexpected after apply`)
-}
-
-/** A managed file no longer desired: undo its activation (e.g. unload the firewall table), then remove it. */
-async function retire(remote: RemoteHost, change: FileChange, written: Written[], ctx: HostRunContext): Promise<void> {
-  ctx.progress(`removing ${change.path} (no longer managed)`)
-  if (change.deactivate) await remote.run(change.deactivate)
-  // Recorded before the removal: from here on a rollback writes the file back and re-activates it.
-  written.push({change, how: 'removed'})
-  await remote.removeFile(change.path)
 }
 
 /** The owner to put back on rollback: a named user other than root (root is the default; UNKNOWN = uid without a name). */

@@ -5,6 +5,7 @@ import {describe, it} from 'node:test'
 
 import {beamManaged, beamPaths, firewallDeactivate} from '../../src/core/beam-paths.js'
 import {FileChange, ApplyHostFacts, HostPlan} from '../../src/core/plan.js'
+import {BatchOp, encodeBatch} from '../../src/remote/batch.js'
 import type {RemoteHost} from '../../src/remote/hostops.js'
 import {executeHostPlan} from '../../src/services/apply-host.js'
 
@@ -15,11 +16,33 @@ const facts: ApplyHostFacts = {files: new Map(), hosts: '', running: [], systemd
 const ctx = {iface: 'wg0', peers: ['P='], progress: () => {}}
 const plan = (files: FileChange[]): HostPlan => ({name: 'Host-A', files, iface: {kind: 'none'}, enableUnit: false, reactivate: [], disruptive: false})
 
-/** Records every call; `peers` is what the verification after the changes sees (null: fails). */
+/**
+ * Records every call; `peers` is what the verification after the changes sees (null: fails). Its batch runs
+ * each step through the single-step methods below (so a test that makes one of them fail fails that step), and
+ * reports as the host script does: the step that failed, or done.
+ */
 function stubHost(peers: string[] | null) {
   const calls: string[] = []
   const host = {
     iface: 'wg0',
+    t: {name: 'Host-A'},
+    async batch(ops: BatchOp[]) {
+      const {want} = encodeBatch(ops)
+      const wrote = new Map<number, {how: string; sha: string}>()
+      let seen: string[] | null | undefined
+      for (const [i, op] of ops.entries()) {
+        try {
+          if (op.kind === 'write') wrote.set(i, {how: await host.writeFile(op.path, op.content, op.mode, op.owner), sha: want.get(i)!})
+          else if (op.kind === 'remove') await host.removeFile(op.path)
+          else if (op.kind === 'run') await host.run(op.argv)
+          else if (op.kind === 'verify') seen = await host.runningPeers()
+          else await host.run(['wg-quick', op.kind, 'wg0'])
+        } catch (e) {
+          return {outcome: {started: i, done: false, wrote}, want, code: 1, stderr: (e as Error).message}
+        }
+      }
+      return {outcome: {started: ops.length - 1, done: true, wrote, peers: seen}, want, code: 0, stderr: ''}
+    },
     async writeFile(path: string, content: string, mode: number, owner?: string) {
       calls.push(`write ${path} ${JSON.stringify(content)} ${mode.toString(8)}${owner ? ` ${owner}` : ''}`)
       return 'renamed'
@@ -31,7 +54,7 @@ function stubHost(peers: string[] | null) {
       calls.push(`run ${argv.join(' ')}`)
       return ''
     },
-    async runningPeers() {
+    async runningPeers(): Promise<string[] | null> {
       return peers
     },
   }
