@@ -55,9 +55,9 @@ export class RemoteHost {
   }
 
   /** t.run with the kind's time limit; a timeout names `what` (not a whole script). */
-  private async exec(argv: string[], kind: CommandKind, what: string, stdin?: Buffer, timeoutMs = this.timeouts[kind]): Promise<RunResult> {
+  private async exec(argv: string[], kind: CommandKind, what: string, stdin?: Buffer): Promise<RunResult> {
     try {
-      return await this.t.run(argv, {sudo: true, stdin, timeoutMs})
+      return await this.t.run(argv, {sudo: true, stdin, timeoutMs: this.timeouts[kind]})
     } catch (e) {
       if (e instanceof CommandTimeoutError) throw new CommandTimeoutError(this.t.name, what, e.timeoutMs)
       throw e
@@ -121,9 +121,9 @@ export class RemoteHost {
     const what = 'apply the changes (write files, activate, check peers)'
     // A config whose PrivateKey the host fills in (network.keys: host) is written by the keyed form, as in writeFile.
     const keyed = ops.some((op) => op.kind === 'write' && holdsHostKeyPlaceholder(op.content)) ? hostKeyWritePrelude(this.iface) + WRITE_SCRIPT : ''
-    // One command doing the work of many: the write and the activation limits together.
+    // One remote command: the activation limit (the slowest kind's; --command-timeout sets it like any other).
     const argv = ['sh', '-c', BATCH_SCRIPT, 'mesh', WRITE_SCRIPT, keyed, SYNCCONF_SCRIPT, this.iface, ...args]
-    const res = await this.exec(argv, 'write', what, stdin, this.timeouts.write + this.timeouts.activate)
+    const res = await this.exec(argv, 'activate', what, stdin)
     if (res.code !== 0 && isSudoPasswordFailure(res)) throw new SudoPasswordError(this.t.name, this.t.user, what)
     return {outcome: parseBatch(res.stdout), want, code: res.code, stderr: res.stderr}
   }

@@ -374,6 +374,8 @@ test('faults e2e: unreachable hosts, changed host key, failing wg-quick, Ctrl-C,
         writeInventory(c, (keepalive = 27))
         const run = spawnMesh(c, ['apply', '-i', c.inventory, '--state', c.state, '--yes', '--concurrency', '1'])
         await run.stderrMatches(/\[Host-1\s*\] writing \/etc\//)
+        // The line is printed as the host's one batch of writes is sent: interrupt once the write is on the host.
+        await waitFor("Host-1's first write to start", () => existsSync(slow.marker), HOST_EVENT_MS)
         run.child.kill('SIGINT')
         await run.stderrMatches(/interrupted/)
         run.child.kill('SIGINT')
