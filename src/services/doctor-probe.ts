@@ -17,11 +17,22 @@ export const PROBE_TIMEOUT_MS = 3000
 const EPMD_PORT = 4369
 
 /**
- * hostname, every getent answer per mesh name and family, /etc/hosts, and (where erl is installed) Erlang's own
- * answers, in one round trip. Args: the Erlang expression, names..., --, name:family pairs for erl.
- * erl runs without -sname: no distribution, no epmd started.
+ * Everything doctor reads on a host, in one round trip: pings to every peer (started first, in the background,
+ * so they run while names resolve: erl alone takes a second or more), the hostname, every getent answer per mesh
+ * name and family, /etc/hosts, Erlang's own answers (where erl is installed), then, once the pings are done so
+ * the handshakes read are fresh, the wg dump (root: through sudo -n unless we are root).
+ * Args: the Erlang expression, the interface, the dump script, "sudo" or "", peer IPs..., --, names..., --,
+ * name:family pairs for erl. erl runs without -sname: no distribution, no epmd started.
  */
-const NAMES_SCRIPT = `expr=$1; shift
+const PROBE_SCRIPT = `expr=$1; iface=$2; dump=$3; sudo=$4; shift 4
+pd=$(mktemp -d) || exit 1
+trap 'rm -rf -- "$pd"' EXIT
+n=0
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+  ( s=$(ping -n -q -c 3 -i 0.2 -W 1 "$1" 2>/dev/null | grep 'packets transmitted'); printf '@@ping %s %s\\n' "$1" "$s" > "$pd/$n" ) &
+  n=$((n + 1)); shift
+done
+[ $# -gt 0 ] && shift
 printf '@@hostname\\n'; hostname
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
   printf '@@ahosts inet %s\\n' "$1"; getent ahostsv4 "$1"
@@ -31,12 +42,12 @@ done
 [ $# -gt 0 ] && shift
 printf '@@hosts\\n'; cat /etc/hosts
 if command -v erl >/dev/null 2>&1; then printf '@@erl\\n'; timeout 60 erl -noshell -noinput -eval "$expr" -extra "$@" 2>&1 </dev/null; fi
+wait
+[ "$n" -eq 0 ] || cat "$pd"/*
+printf '@@dump\\n'
+\${sudo:+sudo -n --} sh -c "$dump" mesh "$iface"
+printf '@@dumpstatus %s\\n' "$?"
 exit 0`
-
-/** Pings in parallel; one "@@ping ip sent received" line each. */
-const PING_SCRIPT = `for ip in "$@"; do
-  ( s=$(ping -n -q -c 3 -i 0.2 -W 1 "$ip" 2>/dev/null | grep 'packets transmitted'); printf '@@ping %s %s\\n' "$ip" "$s" ) &
-done; wait`
 
 /** The dump without its first line's private key: the key never leaves the host. */
 const DUMP_SCRIPT = `set -e
@@ -108,7 +119,9 @@ function namesToAsk(mesh: Mesh): {getent: string[]; erl: string[]} {
 export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext): Promise<DoctorHostFacts> {
   const peers = ctx.mesh.hosts.filter((h) => h.name !== host.name)
   const ask = namesToAsk(ctx.mesh)
-  const namesOut = sections((await t.run(['sh', '-c', NAMES_SCRIPT, 'mesh', ERL_RESOLVE_EXPR, ...ask.getent, '--', ...ask.erl])).stdout)
+  const args = [ERL_RESOLVE_EXPR, ctx.mesh.interface, DUMP_SCRIPT, t.user === undefined || t.user === 'root' ? '' : 'sudo', ...peers.map(meshIp), '--', ...ask.getent, '--', ...ask.erl]
+  const probeOut = (await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])).stdout
+  const namesOut = sections(probeOut)
   const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
   const answers: NameAnswers[] = []
   for (const [key, lines] of namesOut) {
@@ -128,17 +141,18 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext)
   const hostsFile = (namesOut.get('hosts') ?? []).join('\n')
   const {begin, end} = hostsMarkers(ctx.mesh.interface)
 
-  // Traffic first, so the handshakes read afterwards are fresh.
-  const pingOut = (await t.run(['sh', '-c', PING_SCRIPT, 'mesh', ...peers.map(meshIp)])).stdout
   const pings = new Map<string, {sent: number; received: number}>()
-  for (const m of pingOut.matchAll(/^@@ping (\S+) (\d+) packets transmitted, (\d+) (?:packets )?received/gm)) {
+  for (const m of probeOut.matchAll(/^@@ping (\S+) (\d+) packets transmitted, (\d+) (?:packets )?received/gm)) {
     pings.set(m[1], {sent: Number(m[2]), received: Number(m[3])})
   }
-  const dump = await t.run(['sh', '-c', DUMP_SCRIPT, 'mesh', ctx.mesh.interface], {sudo: true})
-  const wgParsed = dump.code === 0 ? parseWgDump(dump.stdout) : null
+  const dumpOk = namesOut.get(`dumpstatus 0`) !== undefined
+  const wgParsed = dumpOk ? parseWgDump((namesOut.get('dump') ?? []).join('\n')) : null
   const wg = wgParsed?.ok ? wgParsed.value : null
 
   const links: Record<string, LinkFacts> = {}
+  // Every TCP probe at once (each is a channel of the same connection): links, local EPMD, own EPMD.
+  const localEpmd = probeEpmd(t, '127.0.0.1')
+  const selfEpmd = ctx.mesh.beam.epmd && wg ? probeEpmd(t, meshIp(host)) : undefined
   await Promise.all(
     peers.map(async (p) => {
       const link: LinkFacts = {ping: pings.get(meshIp(p)) ?? {sent: 3, received: 0}}
@@ -163,8 +177,8 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext)
     answers,
     shadows: findShadows(hostsFile, meshNames(ctx.mesh), ctx.mesh.interface, {otherBlocks: true}),
     hostsBlock: blockState(hostsFile, renderHostsBlock(ctx.mesh), begin, end),
-    localEpmd: await probeEpmd(t, '127.0.0.1'),
-    ...(ctx.mesh.beam.epmd && wg ? {selfEpmd: await probeEpmd(t, meshIp(host))} : {}),
+    localEpmd: await localEpmd,
+    ...(selfEpmd ? {selfEpmd: await selfEpmd} : {}),
     links,
   }
 }
