@@ -8,6 +8,7 @@ import {commandTimeouts} from '../remote/timeouts.js'
 import {FlowMode, FlowOutcome, FlowResult, runApplyFlow} from '../services/apply-flow.js'
 import {sshConnector} from '../services/connect.js'
 import {requireInventory} from '../services/inventory-path.js'
+import {DEFAULT_CONCURRENCY} from '../services/limit.js'
 import {applyFlowUi} from '../ui/apply-flow.js'
 
 type Known = UserError | ExternalCommandError | ConnectionError
@@ -77,7 +78,7 @@ export abstract class HostsCommand extends MeshCommand {
   static override baseFlags = {
     inventory: inventoryFlag,
     state: stateFlag,
-    concurrency: Flags.integer({description: 'hosts worked on at once, 1-256', default: 8, min: 1, max: 256}),
+    concurrency: Flags.integer({description: 'hosts worked on at once, 1-256', default: DEFAULT_CONCURRENCY, min: 1, max: 256}),
     'accept-new': Flags.boolean({description: 'trust and record host keys never seen before (a CHANGED key is always refused)'}),
     'command-timeout': commandTimeoutFlag(),
   }

@@ -14,7 +14,7 @@ import {Lock, lockStateDir} from '../state/lock.js'
 import {defaultStateDir} from '../state/store.js'
 import {beamFilesFor} from './beam-files.js'
 import type {Connector} from './connect.js'
-import {mapLimit} from './limit.js'
+import {DEFAULT_CONCURRENCY, mapLimit} from './limit.js'
 import {LoadedMesh, loadMesh} from './mesh.js'
 import {executeHostPlan} from './apply-host.js'
 import {ApplyOptions, ApplyProgress, ApplyResult, ApplySession, HostResult, HostSession, silentProgress} from './apply-types.js'
@@ -57,7 +57,7 @@ export async function prepareApply(
   const render = () => desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded), managed: beamManaged(loaded.mesh.interface)})
   const desired = render()
   const sessions: HostSession[] = desired.filter((d) => targets.has(d.host.name)).map((d) => ({host: d.host, desired: d}))
-  const concurrency = opts.concurrency ?? 8
+  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY
   const iface = loaded.mesh.interface
   const timeouts = commandTimeouts(opts.commandTimeoutSeconds)
 

@@ -11,7 +11,7 @@ import {Transport} from '../remote/transport.js'
 import type {Connector} from './connect.js'
 import {meshCookiePath, probeClusterAll} from './doctor-cluster.js'
 import {probeExposure, probeHost} from './doctor-probe.js'
-import {mapLimit} from './limit.js'
+import {DEFAULT_CONCURRENCY, mapLimit} from './limit.js'
 import {loadMesh} from './mesh.js'
 
 export interface DoctorOptions {
@@ -42,7 +42,7 @@ export async function runDoctor(
   let report: DoctorReport
   let closeNotes: CloseNote[] = []
   try {
-    const facts = await mapLimit(mesh.hosts, opts.concurrency ?? 8, async (host): Promise<DoctorHostFacts> => {
+    const facts = await mapLimit(mesh.hosts, opts.concurrency ?? DEFAULT_CONCURRENCY, async (host): Promise<DoctorHostFacts> => {
       try {
         progress.step(host.name, 'connecting')
         const t = await connect(host)
@@ -57,9 +57,9 @@ export async function runDoctor(
       }
     })
     // The cluster view runs beside the exposure probes: the nodes' own answer, through a hidden node on each host.
-    const clusterProbes = opts.cluster === false ? undefined : probeClusterAll({mesh, nodeName: name}, transports, opts.concurrency ?? 8, progress)
+    const clusterProbes = opts.cluster === false ? undefined : probeClusterAll({mesh, nodeName: name}, transports, opts.concurrency ?? DEFAULT_CONCURRENCY, progress)
     // Each host's public side is dialled from another connected host: 4369 and dist ports must not answer.
-    await mapLimit(facts, opts.concurrency ?? 8, async (f, i) => {
+    await mapLimit(facts, opts.concurrency ?? DEFAULT_CONCURRENCY, async (f, i) => {
       const target = mesh.hosts[i]
       const from = mesh.hosts.find((h) => h.name !== target.name && transports.has(h.name))
       if (!from || !f.connected) return

@@ -1,3 +1,10 @@
+/**
+ * Hosts worked on at once by default (apply, doctor, remove, rotate-keys). Per host the controller mostly waits
+ * (SSH round trips, wg-quick on the host), and every host has its own sshd: 32 lets a fleet of 16 or 32 go in
+ * one wave instead of 2 or 4, while bounding the handshakes this one process runs at a time.
+ */
+export const DEFAULT_CONCURRENCY = 32
+
 // Run fn over items with at most `limit` in flight; results keep the input order.
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length)
