@@ -1,5 +1,6 @@
 // Prints how long `mesh init` takes for fleets of 10..1000 hosts: cold (keys generated, every file
-// written) and re-run (nothing changed, nothing written), in-process via runInit, plus CLI start-up.
+// written) and re-run (nothing changed, nothing written), in-process via runInit, plus CLI start-up, and the
+// peak memory of init for 1000 and 5000 hosts, each in a process of its own (BENCH_INIT_RSS_SIZES).
 // Figures only: nothing here asserts a timing. Run: node --import tsx bench/init.ts [sizes...]
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -14,10 +15,10 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
 const SIZES = sizes.length ? sizes : [10, 100, 250, 500, 1000]
 
-/** n hosts in 198.18.0.0/15 (benchmark range), dual stack, a /20 so 1000 hosts fit. */
+/** n hosts in 198.18.0.0/15 (benchmark range), dual stack, a /18 so 5000 hosts fit. */
 function inventory(n: number): string {
   return stringify({
-    network: {interface: 'wg0', ipv4: '10.64.0.0/20', ipv6: 'fd64:64::/64', persistentKeepalive: 25},
+    network: {interface: 'wg0', ipv4: '10.64.0.0/18', ipv6: 'fd64:64::/64', persistentKeepalive: 25},
     hosts: Array.from({length: n}, (_, i) => ({name: `node-${i}`, endpoint: `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`})),
   })
 }
@@ -51,6 +52,32 @@ for (const n of SIZES) {
   dirs.pop()
 }
 
+// Peak memory, each size in a process of its own (cold then re-run; maxRSS is the process's peak): the figure
+// that bounds the fleet init can handle. 5000 hosts is the README's maximum (about 5 GB of configs on disk).
+const RSS_SIZES = (process.env.BENCH_INIT_RSS_SIZES ?? '1000 5000').split(/\s+/).map(Number).filter((n) => n > 0)
+const CHILD = `
+import {runInit} from './src/services/init.ts'
+const file = process.argv.at(-1)
+const t0 = performance.now(); runInit({inventoryFile: file}); const cold = performance.now() - t0
+const t1 = performance.now(); const r = runInit({inventoryFile: file}); const rerun = performance.now() - t1
+console.log(JSON.stringify({coldMs: Math.round(cold), rerunMs: Math.round(rerun), rerunWritten: r.written.length, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024)}))
+`
+const memory: {hosts: number; coldMs: number; rerunMs: number; maxRssMiB: number}[] = []
+for (const n of RSS_SIZES) {
+  const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-'))
+  dirs.push(dir)
+  const file = join(dir, `fleet-${n}.yaml`)
+  writeFileSync(file, inventory(n))
+  const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD, file], {cwd: ROOT, encoding: 'utf8', timeout: 900_000})
+  rmSync(dir, {recursive: true, force: true})
+  dirs.pop()
+  if (res.status !== 0) {
+    console.log(`init ${n} hosts in a child process: exited ${res.status ?? res.signal}: ${res.stderr.split('\n').slice(-3).join(' ')}`)
+    continue
+  }
+  memory.push({hosts: n, ...JSON.parse(res.stdout.trim().split('\n').pop()!)})
+}
+
 /** CLI start-up: the node process plus oclif loading the commands, with no real work. */
 function cli(args: string[]): number {
   const t0 = performance.now()
@@ -76,8 +103,9 @@ try {
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
 for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padStart(widths[c]) : cell.padStart(widths[c]))).join('  '))
 console.log(`\nin-process runInit on node ${process.version}; output and state on ${tmpdir()}`)
+for (const m of memory) console.log(`${m.hosts} hosts in a process of its own: cold ${fmt(m.coldMs)}, re-run ${fmt(m.rerunMs)}, peak RSS ${m.maxRssMiB} MiB`)
 console.log(`CLI start-up (\`mesh --version\`, median of 5): ${startup}`)
 console.log(`CLI \`mesh init\` re-run of 10 hosts (median of 3): ${cliInit}`)
 // Machine-readable last line, tabulated by scripts/run-bench.mjs.
-console.log(`BENCH ${JSON.stringify({bench: 'init', node: process.version, date: new Date().toISOString(), rows: data, cliStartup: startup, cliInitRerun10: cliInit})}`)
+console.log(`BENCH ${JSON.stringify({bench: 'init', node: process.version, date: new Date().toISOString(), rows: data, memory, cliStartup: startup, cliInitRerun10: cliInit})}`)
 cleanup()
