@@ -5,7 +5,7 @@ import {BEAM_ROOT} from '../core/beam-paths.js'
 import {ExternalCommandError} from '../core/errors.js'
 import {FileChange, ApplyHostFacts, HostPlan} from '../core/plan.js'
 import {parseWgQuick} from '../core/wgconf.js'
-import {BatchOp, describeOp} from '../remote/batch.js'
+import {BatchOp, BatchOutcome, describeOp} from '../remote/batch.js'
 import {BatchRun, RemoteHost, WriteHow} from '../remote/hostops.js'
 import {hostErrorText} from '../remote/result.js'
 import {removeDirIfEmpty} from '../remote/teardown-ops.js'
@@ -24,38 +24,54 @@ interface Written {
 }
 
 export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts: ApplyHostFacts, ctx: HostRunContext): Promise<HostResult> {
-  let written: Written[] = []
+  const written: Written[] = []
   let ifaceTouched = false
   const notes: string[] = plan.iface.kind === 'none' ? [] : [plan.iface.reason]
   const {ops, files, ifaceAt} = stepsOf(plan, ctx)
-  try {
-    ctx.progress(progressText(plan, ctx.iface))
+  // Runs ops[from, to) in one round trip and records what may have run, for the rollback.
+  const runSlice = async (from: number, to: number): Promise<BatchOutcome> => {
+    const inSlice = (at: number, end: number) => at >= from && at <= end
     let run: BatchRun
     try {
-      run = await remote.batch(ops)
+      run = await remote.batch(ops.slice(from, to))
     } catch (e) {
       // Connection lost or time limit: any step may have run, so every one is undone (each undo is harmless
       // where its step never ran).
-      written = files.map(({change}) => ({change, how: change.kind === 'delete' ? 'removed' : 'renamed'}))
-      ifaceTouched = ifaceAt !== undefined
+      written.push(...files.filter((f) => inSlice(f.at, to - 1)).map(({change}): Written => ({change, how: change.kind === 'delete' ? 'removed' : 'renamed'})))
+      ifaceTouched ||= ifaceAt !== undefined && inSlice(ifaceAt, to - 1)
       throw e
     }
     const {outcome} = run
     // Steps up to the one that failed ran, that one included: a write that fails midway is rolled back like a finished one.
-    const last = outcome.done ? ops.length - 1 : (outcome.started ?? -1)
-    written = files.filter((f) => f.at <= last).map(({change, at}) => ({change, how: change.kind === 'delete' ? 'removed' : ((outcome.wrote.get(at)?.how as WriteHow) ?? 'renamed')}))
-    ifaceTouched = ifaceAt !== undefined && ifaceAt <= last
-    if (!outcome.done) throw new ExternalCommandError(remote.t.name, last >= 0 ? describeOp(ops[last], ctx.iface) : 'apply the changes', run.code, run.stderr)
+    const last = from + (outcome.done ? to - from - 1 : (outcome.started ?? -1))
+    const how = (change: FileChange, at: number): Written['how'] => (change.kind === 'delete' ? 'removed' : ((outcome.wrote.get(at - from)?.how as WriteHow) ?? 'renamed'))
+    written.push(...files.filter((f) => inSlice(f.at, last)).map(({change, at}) => ({change, how: how(change, at)})))
+    ifaceTouched ||= ifaceAt !== undefined && inSlice(ifaceAt, last)
+    if (!outcome.done) throw new ExternalCommandError(remote.t.name, last >= from ? describeOp(ops[last], ctx.iface) : 'apply the changes', run.code, run.stderr)
     for (const {change, at} of files) {
-      if (change.kind === 'delete') continue
-      const got = outcome.wrote.get(at)
+      if (change.kind === 'delete' || !inSlice(at, to - 1)) continue
+      const got = outcome.wrote.get(at - from)
       // A config the host put its own key into must hold the keyed bytes the host reported (network.keys: host).
-      const expect = got?.keyed ?? run.want.get(at)
+      const expect = got?.keyed ?? run.want.get(at - from)
       if ((got?.how !== 'renamed' && got?.how !== 'inplace') || got.sha !== expect) {
         const why = `the file on the host does not hold the bytes written (sha256 ${got?.sha || 'not reported'}, want ${expect})`
         throw new ExternalCommandError(remote.t.name, describeOp(ops[at], ctx.iface), 0, why)
       }
       if (got.how === 'inplace') notes.push(`${change.path}: rename refused (EBUSY, bind-mounted file): wrote in place`)
+    }
+    return outcome
+  }
+  try {
+    ctx.progress(progressText(plan, ctx.iface))
+    let outcome: BatchOutcome
+    if (plan.iface.kind !== 'syncconf' || ifaceAt === undefined) outcome = await runSlice(0, ops.length)
+    else {
+      // A rotation orders the hosts' `wg syncconf` through RemoteHost.syncconf (lifecycle.ts gates and signals it
+      // there): that one step goes through the method, between the batch before it and the one after.
+      if (ifaceAt > 0) await runSlice(0, ifaceAt)
+      ifaceTouched = true
+      await remote.syncconf(ctx.peers.length)
+      outcome = await runSlice(ifaceAt + 1, ops.length)
     }
     checkPeers(outcome.peers, ctx)
     ctx.progress('done')
