@@ -71,6 +71,18 @@ export async function prepareApply(
       lock.release()
     }
   }
+  // A host whose files cannot be planned (e.g. broken markers in its /etc/hosts) fails alone, as its facts would.
+  const planOne = (s: HostSession) => {
+    if (!s.facts || s.error) return
+    try {
+      s.plan = planHost(s.desired, s.facts, iface)
+      progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
+    } catch (e) {
+      s.error = hostErrorText(e)
+      s.fixable = e instanceof UserError
+      progress.step(s.host.name, `failed: ${s.error}`)
+    }
+  }
   try {
     await mapLimit(sessions, concurrency, async (s) => {
       try {
@@ -82,25 +94,18 @@ export async function prepareApply(
         const hostKey = loaded.hostKeys ? factsRequest(loaded.state, s.host.name, Boolean(opts.dryRun)) : undefined
         s.facts = await s.remote.facts(paths, {repair: opts.repair, hostKey})
         s.facts.inactive = await s.remote.inactive(s.desired.extraFiles.filter((f) => s.facts!.files.get(f.path) != null))
+        if (!loaded.hostKeys) planOne(s)
       } catch (e) {
         s.error = hostErrorText(e)
         s.fixable = e instanceof UserError
         progress.step(s.host.name, `failed: ${s.error}`)
       }
     })
-    // Host keys: collected from every host's facts first, so each config is rendered with all of them.
-    if (loaded.hostKeys) useHostKeys(loaded, sessions, Boolean(opts.dryRun), render)
-    for (const s of sessions) {
-      if (!s.facts || s.error) continue
-      // A host whose files cannot be planned (e.g. broken markers in its /etc/hosts) fails alone, as its facts would.
-      try {
-        s.plan = planHost(s.desired, s.facts, iface)
-        progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
-      } catch (e) {
-        s.error = hostErrorText(e)
-        s.fixable = e instanceof UserError
-        progress.step(s.host.name, `failed: ${s.error}`)
-      }
+    // Host keys: collected from every host's facts first, so each config is rendered with all of them. With
+    // local keys each host was planned as soon as its facts came in.
+    if (loaded.hostKeys) {
+      useHostKeys(loaded, sessions, Boolean(opts.dryRun), render)
+      for (const s of sessions) planOne(s)
     }
     if (!opts.hosts?.length) {
       teardowns = await prepareTeardowns(loaded.state.archived, connect, iface, concurrency, progress.step.bind(progress), timeouts, loaded.hostKeys)
