@@ -1,11 +1,10 @@
 // Runs the built CLI (dist/ must be built: `npm test` builds first) as a user would: a real process, a chosen cwd and env.
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {after} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {execaSync} from 'execa'
+
+import {tmpDir as removedAtEnd} from '../support/helpers.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const EXAMPLE = join(ROOT, 'inventory', 'example.yaml')
@@ -31,13 +30,7 @@ export function mesh(args: string[], opts: {cwd?: string; env?: Record<string, s
   return {code: res.exitCode ?? null, stdout: res.stdout ?? '', stderr: res.stderr ?? ''}
 }
 
-const made: string[] = []
-after(() => {
-  for (const d of made) rmSync(d, {recursive: true, force: true})
-})
-
+/** A temp dir removed when the test file ends (the shared helper, with this suite's prefix). */
 export function tmpDir(prefix = 'beam-mesh-cli-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix))
-  made.push(d)
-  return d
+  return removedAtEnd(prefix)
 }
