@@ -64,12 +64,26 @@ export function blockState(hostsFile: string, block: string, begin: string, end:
   }
 }
 
-/** The Erlang expression the probe runs (`erl -noshell -eval EXPR -extra NAME...`): no distribution, no epmd. */
-export const ERL_RESOLVE_EXPR = [
-  'F = fun(T) -> case T of {ok, A} when is_tuple(A) -> inet:ntoa(A);',
-  ' {ok, As} -> string:join([inet:ntoa(X) || X <- As], ",");',
-  ' {error, E} -> "error:" ++ lists:flatten(io_lib:format("~p", [E])) end end,',
-  ' [io:format("~s ~s ~s ~s~n", [N, Fam, F(inet:getaddr(N, Fam)), F(inet:getaddrs(N, Fam))])',
-  ' || [N, FamS] <- [string:split(P, ":") || P <- init:get_plain_arguments()], Fam <- [list_to_atom(FamS)]],',
-  ' halt().',
+/**
+ * Erlang expressions printing "NAME FAMILY GETADDR GETADDRS" for every "NAME:FAMILY" of the environment variable
+ * MESH_RESOLVE (space-separated): Erlang's own inet:getaddr/getaddrs, as a node dialling that name resolves it.
+ * A sequence without a final period, so a longer probe can run it first; its variables are prefixed so they
+ * cannot clash with the probe's own.
+ */
+export const ERL_RESOLVE_LINES = [
+  'MeshF = fun(MeshR) -> case MeshR of {ok, MeshA} when is_tuple(MeshA) -> inet:ntoa(MeshA);',
+  ' {ok, MeshAs} -> string:join([inet:ntoa(MeshX) || MeshX <- MeshAs], ",");',
+  ' {error, MeshE} -> "error:" ++ lists:flatten(io_lib:format("~p", [MeshE])) end end,',
+  ' [io:format("~s ~s ~s ~s~n", [MeshN, MeshFam, MeshF(inet:getaddr(MeshN, MeshFam)), MeshF(inet:getaddrs(MeshN, MeshFam))])',
+  ' || [MeshN, MeshFamS] <- [string:split(MeshP, ":") || MeshP <- string:lexemes(os:getenv("MESH_RESOLVE", ""), " ")],',
+  ' MeshFam <- [list_to_atom(MeshFamS)]]',
 ].join('')
+
+/** The names alone (`MESH_RESOLVE=... erl -noshell -eval EXPR`): no distribution, no epmd. */
+export const ERL_RESOLVE_EXPR = `${ERL_RESOLVE_LINES}, halt().`
+
+/**
+ * Emulator flags for the short-lived VMs doctor boots on every host at once: one scheduler of each kind, and
+ * schedulers that sleep when idle instead of spinning (on a busy host, N spinning VMs slow each other down).
+ */
+export const SHORT_LIVED_VM_FLAGS = ['+S', '1:1', '+SDcpu', '1:1', '+SDio', '1', '+A', '1', '+sbwt', 'none', '+sbwtdcpu', 'none', '+sbwtdio', 'none']

@@ -10,9 +10,9 @@ import {randomBytes} from 'node:crypto'
 import {remoteErlFlags} from '../core/beam.js'
 import {beamPaths} from '../core/beam-paths.js'
 import {ClusterProbeFact, parseClusterProbe} from '../core/cluster-facts.js'
+import {ERL_RESOLVE_LINES, NameAnswers, SHORT_LIVED_VM_FLAGS, parseErlAnswers} from '../core/resolution-facts.js'
 import {Mesh, MeshHost} from '../core/model.js'
 import {Transport} from '../remote/transport.js'
-import {mapLimit} from './limit.js'
 
 /** The mesh cookie file on a host (/etc/beam-mesh/<interface>/cookie): the one place the probe takes it from. */
 export function meshCookiePath(mesh: Mesh): string {
@@ -29,6 +29,9 @@ export const CLUSTER_PROBE_TIMEOUT_MS = 75_000
  */
 const EVAL = `T = list_to_atom(os:getenv("MESH_NODE")),
 spawn(fun() -> timer:sleep(50000), io:format("@@timeout~n"), halt(3) end),
+io:format("@@resolve~n"),
+${ERL_RESOLVE_LINES},
+io:format("@@resolved~n"),
 code:ensure_loaded(dist_util),
 erlang:trace_pattern({dist_util, shutdown, 4}, true, [local]),
 erlang:trace(new_processes, true, [call, {tracer, self()}]),
@@ -82,7 +85,7 @@ export function probeErlFlags(mesh: Mesh, host: MeshHost, probeName: string): st
   const self = mesh.beam.naming === 'name' ? ['-name', `${probeName}@${host.ipv4}`] : ['-sname', probeName]
   return [
     // The flags of a release's short-lived nodes: -dist_listen false -start_epmd false (+ the fixed port without EPMD).
-    '-hidden', ...self, ...remoteErlFlags(mesh.beam).split(' '),
+    ...SHORT_LIVED_VM_FLAGS, '-hidden', ...self, ...remoteErlFlags(mesh.beam).split(' '),
     '-connect_all', 'false', '-kernel', 'dist_auto_connect', 'never', '-kernel', 'net_setuptime', '15',
     ...(host.ipv4 ? [] : ['-proto_dist', 'inet6_tcp']),
   ]
@@ -93,35 +96,38 @@ export interface ClusterProbeContext {
   nodeName: (h: MeshHost) => string
 }
 
-/** One host: ask its node whom it is connected to. Never throws: a failure is a fact. */
-export async function probeCluster(t: Transport, host: MeshHost, ctx: ClusterProbeContext): Promise<ClusterProbeFact> {
+export interface ClusterProbe {
+  fact: ClusterProbeFact
+  /**
+   * Erlang's answers for the mesh names, asked by the same VM before it dials (one VM per host for both); null
+   * when the VM did not get that far (no erl, no cookie, a VM that would not start): the caller asks them apart.
+   */
+  answers: NameAnswers[] | null
+}
+
+/** The "@@resolve" section of the probe's output, when it is complete. */
+function resolveSection(stdout: string): NameAnswers[] | null {
+  const start = stdout.indexOf('@@resolve\n')
+  const end = stdout.indexOf('@@resolved\n', start)
+  return start < 0 || end < 0 ? null : parseErlAnswers(stdout.slice(start + '@@resolve\n'.length, end))
+}
+
+/**
+ * One host: ask its node whom it is connected to, and first resolve `resolve` ("NAME:FAMILY" pairs) with
+ * Erlang's own resolver. Never throws: a failure is a fact.
+ */
+export async function probeCluster(t: Transport, host: MeshHost, ctx: ClusterProbeContext, resolve: string[] = []): Promise<ClusterProbe> {
   const node = ctx.nodeName(host)
   const probeName = `beam_mesh_doctor_${randomBytes(4).toString('hex')}`
-  // MESH_NODE/MESH_EPMD reach erl through env(1): plain values, no secret.
-  const argv = ['env', `MESH_NODE=${node}`, `MESH_EPMD=${ctx.mesh.beam.epmd}`, 'sh', '-c', SCRIPT, 'mesh-doctor',
+  // MESH_NODE/MESH_EPMD/MESH_RESOLVE reach erl through env(1): plain values, no secret.
+  const argv = ['env', `MESH_NODE=${node}`, `MESH_EPMD=${ctx.mesh.beam.epmd}`, `MESH_RESOLVE=${resolve.join(' ')}`, 'sh', '-c', SCRIPT, 'mesh-doctor',
     ctx.mesh.beam.releaseRoot ?? '', meshCookiePath(ctx.mesh), EVAL, ...probeErlFlags(ctx.mesh, host, probeName)]
   try {
     // As root: the cookie file is root 0600 (or the release user's 0400).
     const r = await t.run(argv, {sudo: true, timeoutMs: CLUSTER_PROBE_TIMEOUT_MS})
-    return parseClusterProbe(host.name, node, r)
+    return {fact: parseClusterProbe(host.name, node, r), answers: resolve.length ? resolveSection(r.stdout) : null}
   } catch (e) {
     // The transport's message quotes the whole command (the script): name the probe instead.
-    return {host: host.name, node, status: 'failed', detail: `the probe failed: ${(e as Error).message.replace(/`[^`]*`/s, 'the probe')}`}
+    return {fact: {host: host.name, node, status: 'failed', detail: `the probe failed: ${(e as Error).message.replace(/`[^`]*`/s, 'the probe')}`}, answers: null}
   }
-}
-
-/** Every host with an SSH session; hosts without one get no probe (their ssh finding says why). */
-export async function probeClusterAll(
-  ctx: ClusterProbeContext,
-  transports: Map<string, Transport>,
-  concurrency: number,
-  progress: {step(host: string, message: string): void} = {step() {}},
-): Promise<ClusterProbeFact[]> {
-  const reachable = ctx.mesh.hosts.filter((h) => transports.has(h.name))
-  return mapLimit(reachable, concurrency, async (h) => {
-    progress.step(h.name, 'asking the node whom it is connected to')
-    const fact = await probeCluster(transports.get(h.name)!, h, ctx)
-    progress.step(h.name, 'done')
-    return fact
-  })
 }

@@ -7,7 +7,7 @@ import {parseHostname} from '../core/parse.js'
 import {findShadows, meshNames} from '../core/hosts-shadow.js'
 import {Mesh, MeshHost, wgAlias} from '../core/model.js'
 import {hostsMarkers, renderHostsBlock} from '../core/render.js'
-import {ERL_RESOLVE_EXPR, NameAnswers, blockState, parseAhosts, parseErlAnswers} from '../core/resolution-facts.js'
+import {ERL_RESOLVE_EXPR, NameAnswers, SHORT_LIVED_VM_FLAGS, blockState, parseAhosts, parseErlAnswers} from '../core/resolution-facts.js'
 import {parseWgDump} from '../core/wgdump.js'
 import {distProbe} from '../remote/dist-probe.js'
 import {epmdNames} from '../remote/epmd-client.js'
@@ -16,32 +16,78 @@ import {Transport} from '../remote/transport.js'
 export const PROBE_TIMEOUT_MS = 3000
 const EPMD_PORT = 4369
 
+/** With $expr set and erl on PATH: Erlang's answers for the "NAME:FAMILY" arguments left in "$@", under @@erl. */
+const ERL_NAMES = `if [ -n "$expr" ] && command -v erl >/dev/null 2>&1; then
+  printf '@@erl\\n'; MESH_RESOLVE="$*" timeout 60 erl ${SHORT_LIVED_VM_FLAGS.join(' ')} -noshell -noinput -eval "$expr" 2>&1 </dev/null
+fi`
+
+/**
+ * \`getent ahosts<v4|v6>\` for every mesh name in one process per family, printed as one
+ * \`@@ahosts <family> <name>\` section per name. getaddrinfo names only the first answer of a name (its canonical
+ * name, the first name of the /etc/hosts line), so the combined output splits into one block per name; that
+ * split is used only when the named lines are exactly the names asked, in order. Otherwise (a name that did not
+ * resolve, a canonical name that differs) each name is asked alone, as before: every answer stays attributed.
+ * One process instead of one per name matters: a 64-host mesh asks 128 names per family on every host.
+ */
+export const AHOSTS_FUNCTIONS = `# ahosts_split OUT check|print FAMILY NAME...: walks OUT, fails unless its named lines are exactly the names.
+ahosts_split() {
+  out=$1 how=$2 fam=$3 cur=; shift 3
+  printf '%s\\n' "$out" | {
+    while IFS= read -r l; do
+      case $l in
+        *' '|'') [ -n "$cur" ] || exit 1 ;;
+        *) [ $# -gt 0 ] || exit 1
+           case $l in *" $1") ;; *) exit 1 ;; esac
+           cur=$1; shift
+           [ "$how" = check ] || printf '@@ahosts %s %s\\n' "$fam" "$cur" ;;
+      esac
+      [ "$how" = check ] || printf '%s\\n' "$l"
+    done
+    [ $# -eq 0 ]
+  }
+}
+# ahosts FAMILY v4|v6 NAME...
+ahosts() {
+  fam=$1 v=$2; shift 2
+  [ $# -gt 0 ] || return 0
+  all=$(getent "ahosts$v" "$@")
+  if ahosts_split "$all" check "$fam" "$@"; then ahosts_split "$all" print "$fam" "$@"; return 0; fi
+  for n in "$@"; do printf '@@ahosts %s %s\\n' "$fam" "$n"; getent "ahosts$v" "$n"; done
+  return 0
+}`
+
 /**
  * Everything doctor reads on a host, in one round trip: pings to every peer (started first, in the background,
  * so they run while names resolve: erl alone takes a second or more), the hostname, every getent answer per mesh
  * name and family, /etc/hosts, Erlang's own answers (where erl is installed), then, once the pings are done so
  * the handshakes read are fresh, the wg dump (root: through sudo -n unless we are root).
- * Args: the Erlang expression, the interface, the dump script, "sudo" or "", peer IPs..., --, names..., --,
- * name:family pairs for erl. erl runs without -sname: no distribution, no epmd started.
+ * Args: the Erlang expression ('' = no erl here: the cluster probe's VM asks the names), the interface, the dump
+ * script, "sudo" or "", peer IPs..., --, names..., --, name:family pairs for erl. erl runs without -sname: no
+ * distribution, no epmd started; with one scheduler that sleeps when idle, since every host boots one at once.
+ * Processes per peer are few on purpose (one ping each, names in one getent per family): N hosts run N^2.
  */
 const PROBE_SCRIPT = `expr=$1; iface=$2; dump=$3; sudo=$4; shift 4
+${AHOSTS_FUNCTIONS}
 pd=$(mktemp -d) || exit 1
 trap 'rm -rf -- "$pd"' EXIT
 n=0
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
-  ( s=$(ping -n -q -c 3 -i 0.2 -W 1 "$1" 2>/dev/null | grep 'packets transmitted'); printf '@@ping %s %s\\n' "$1" "$s" > "$pd/$n" ) &
+  printf '@@ping %s\\n' "$1" > "$pd/$n"
+  ping -n -q -c 3 -i 0.2 -W 1 "$1" >> "$pd/$n" 2>/dev/null &
   n=$((n + 1)); shift
 done
 [ $# -gt 0 ] && shift
 printf '@@hostname\\n'; hostname
-while [ $# -gt 0 ] && [ "$1" != -- ]; do
-  printf '@@ahosts inet %s\\n' "$1"; getent ahostsv4 "$1"
-  printf '@@ahosts inet6 %s\\n' "$1"; getent ahostsv6 "$1"
-  shift
-done
+names=
+while [ $# -gt 0 ] && [ "$1" != -- ]; do names="$names $1"; shift; done
 [ $# -gt 0 ] && shift
+# Mesh names are host labels (letters, digits, dashes): split on the spaces they were joined with, no globbing.
+set -f
+ahosts inet v4 $names
+ahosts inet6 v6 $names
+set +f
 printf '@@hosts\\n'; cat /etc/hosts
-if command -v erl >/dev/null 2>&1; then printf '@@erl\\n'; timeout 60 erl -noshell -noinput -eval "$expr" -extra "$@" 2>&1 </dev/null; fi
+${ERL_NAMES}
 wait
 [ "$n" -eq 0 ] || cat "$pd"/*
 printf '@@dump\\n'
@@ -107,19 +153,22 @@ export interface ProbeContext {
   nodeName: (h: MeshHost) => string
 }
 
-/** Everything one host can tell about itself and, through the tunnel, about its peers. */
 /** Every mesh name (own and peers', with the -wg aliases the block maps) and the families the block gives it. */
-function namesToAsk(mesh: Mesh): {getent: string[]; erl: string[]} {
+export function namesToAsk(mesh: Mesh): {getent: string[]; erl: string[]} {
   const names = meshNames(mesh)
   const all = mesh.hosts.flatMap((h) => [h.name, wgAlias(h.name)]).filter((n) => names.has(n.toLowerCase()))
   const erl = all.flatMap((n) => [...new Set([...names.get(n.toLowerCase())!].map((a) => (a.includes(':') ? 'inet6' : 'inet')))].map((fam) => `${n}:${fam}`))
   return {getent: all, erl}
 }
 
-export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext): Promise<DoctorHostFacts> {
+/**
+ * Everything one host can tell about itself and, through the tunnel, about its peers. erl: false leaves Erlang's
+ * answers to the caller (the cluster probe's VM asks them: one VM per host instead of two).
+ */
+export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext, opts: {erl?: boolean} = {}): Promise<DoctorHostFacts> {
   const peers = ctx.mesh.hosts.filter((h) => h.name !== host.name)
   const ask = namesToAsk(ctx.mesh)
-  const args = [ERL_RESOLVE_EXPR, ctx.mesh.interface, DUMP_SCRIPT, t.user === undefined || t.user === 'root' ? '' : 'sudo', ...peers.map(meshIp), '--', ...ask.getent, '--', ...ask.erl]
+  const args = [opts.erl === false ? '' : ERL_RESOLVE_EXPR, ctx.mesh.interface, DUMP_SCRIPT, t.user === undefined || t.user === 'root' ? '' : 'sudo', ...peers.map(meshIp), '--', ...ask.getent, '--', ...ask.erl]
   const probeOut = (await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])).stdout
   const namesOut = sections(probeOut)
   const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
@@ -141,9 +190,12 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext)
   const hostsFile = (namesOut.get('hosts') ?? []).join('\n')
   const {begin, end} = hostsMarkers(ctx.mesh.interface)
 
+  // Each ping's own -q output under its section; no statistics line (ping could not start) reads as all lost.
   const pings = new Map<string, {sent: number; received: number}>()
-  for (const m of probeOut.matchAll(/^@@ping (\S+) (\d+) packets transmitted, (\d+) (?:packets )?received/gm)) {
-    pings.set(m[1], {sent: Number(m[2]), received: Number(m[3])})
+  for (const [key, lines] of namesOut) {
+    const ip = /^ping (\S+)$/.exec(key)?.[1]
+    const stats = ip ? /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(lines.join('\n')) : null
+    if (ip && stats) pings.set(ip, {sent: Number(stats[1]), received: Number(stats[2])})
   }
   const dumpOk = namesOut.get(`dumpstatus 0`) !== undefined
   const wgParsed = dumpOk ? parseWgDump((namesOut.get('dump') ?? []).join('\n')) : null
@@ -181,6 +233,13 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext)
     ...(selfEpmd ? {selfEpmd: await selfEpmd} : {}),
     links,
   }
+}
+
+/** Erlang's answers for the mesh names on its own (a VM with no distribution), as the SSH user; [] without erl. */
+export async function probeErlNames(t: Transport, mesh: Mesh): Promise<NameAnswers[]> {
+  const out = (await t.run(['sh', '-c', `expr=$1; shift\n${ERL_NAMES}\nexit 0`, 'mesh', ERL_RESOLVE_EXPR, ...namesToAsk(mesh).erl])).stdout
+  const section = sections(out).get('erl')
+  return section ? parseErlAnswers(section.join('\n')) : []
 }
 
 /** Host `target`'s public side, dialled from a peer's session: 4369 and the dist ports must not answer. */

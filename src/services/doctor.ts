@@ -4,13 +4,14 @@ import {analyzeCluster, withCluster} from '../core/cluster.js'
 import {diagnose} from '../core/doctor.js'
 import type {DoctorReport} from '../core/doctor-report.js'
 import {DoctorHostFacts} from '../core/doctor-facts.js'
+import type {ClusterProbeFact} from '../core/cluster-facts.js'
 import {Inventory} from '../core/inventory.js'
 import {MeshHost} from '../core/model.js'
 import {CloseNote, closeAll} from '../remote/pool.js'
 import {Transport} from '../remote/transport.js'
 import type {Connector} from './connect.js'
-import {meshCookiePath, probeClusterAll} from './doctor-cluster.js'
-import {probeExposure, probeHost} from './doctor-probe.js'
+import {meshCookiePath, probeCluster} from './doctor-cluster.js'
+import {namesToAsk, probeErlNames, probeExposure, probeHost} from './doctor-probe.js'
 import {DEFAULT_CONCURRENCY, mapLimit} from './limit.js'
 import {loadMesh} from './mesh.js'
 
@@ -41,6 +42,9 @@ export async function runDoctor(
   const transports = new Map<string, Transport>()
   let report: DoctorReport
   let closeNotes: CloseNote[] = []
+  // The nodes' own answer, through a hidden node on each host with an SSH session (see doctor-cluster.ts).
+  const clusterWanted = opts.cluster !== false
+  const clusterProbes = new Map<string, ClusterProbeFact>()
   try {
     const facts = await mapLimit(mesh.hosts, opts.concurrency ?? DEFAULT_CONCURRENCY, async (host): Promise<DoctorHostFacts> => {
       try {
@@ -48,7 +52,16 @@ export async function runDoctor(
         const t = await connect(host)
         transports.set(host.name, t)
         progress.step(host.name, 'probing peers through the tunnel')
-        const f = await probeHost(t, host, {mesh, nodeName: name})
+        const f = await probeHost(t, host, {mesh, nodeName: name}, {erl: !clusterWanted})
+        // The cluster view right after, in the same slot (no host waits for the slowest host's probes). Its VM
+        // also asks Erlang's resolver for the mesh names; a VM that did not get that far leaves them to one of
+        // their own, so the BEAM's view of the names is read either way.
+        if (clusterWanted) {
+          progress.step(host.name, 'asking the node whom it is connected to')
+          const probe = await probeCluster(t, host, {mesh, nodeName: name}, namesToAsk(mesh).erl)
+          clusterProbes.set(host.name, probe.fact)
+          f.answers = [...(f.answers ?? []), ...(probe.answers ?? (await probeErlNames(t, mesh)))]
+        }
         progress.step(host.name, 'done')
         return f
       } catch (e) {
@@ -56,8 +69,6 @@ export async function runDoctor(
         return {host: host.name, connected: false, connectError: (e as Error).message}
       }
     })
-    // The cluster view runs beside the exposure probes: the nodes' own answer, through a hidden node on each host.
-    const clusterProbes = opts.cluster === false ? undefined : probeClusterAll({mesh, nodeName: name}, transports, opts.concurrency ?? DEFAULT_CONCURRENCY, progress)
     // Each host's public side is dialled from another connected host: 4369 and dist ports must not answer.
     await mapLimit(facts, opts.concurrency ?? DEFAULT_CONCURRENCY, async (f, i) => {
       const target = mesh.hosts[i]
@@ -68,7 +79,10 @@ export async function runDoctor(
       f.exposure = await probeExposure(transports.get(from.name)!, target, [...new Set(ports)])
     })
     report = diagnose(mesh, {nowEpochS: Math.floor((opts.now ?? (() => Date.now() / 1000))()), hosts: facts}, {nodeName: name})
-    if (clusterProbes) report = withCluster(report, analyzeCluster({mesh, nodeName: name, cookiePath: meshCookiePath(mesh)}, report, await clusterProbes))
+    if (clusterWanted) {
+      const probes = mesh.hosts.map((h) => clusterProbes.get(h.name)).filter((p): p is ClusterProbeFact => p !== undefined)
+      report = withCluster(report, analyzeCluster({mesh, nodeName: name, cookiePath: meshCookiePath(mesh)}, report, probes))
+    }
   } finally {
     // Bounded whatever the hosts do: a host that vanished after its probes is a note, never a hang.
     closeNotes = await closeAll([...transports.values()])
