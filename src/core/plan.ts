@@ -178,3 +178,21 @@ export function planHost(desired: HostDesired, facts: ApplyHostFacts, iface: str
     ...(hosts.neutralized.length || hosts.restored.length ? {hostsLines: {neutralized: hosts.neutralized, restored: hosts.restored}} : {}),
   }
 }
+
+/**
+ * All a planned host keeps of its facts: what executing its plan, and rolling it back, needs. The rest (the
+ * files read, /etc/hosts, every running peer: each O(fleet) per host) is dropped once the host is planned, so a
+ * fleet's facts are not all held until the end of the run.
+ */
+export interface RollbackFacts {
+  /** The interface was up before this apply: a rollback brings it back with the old config, else takes it down. */
+  wasUp: boolean
+  /** Contents before this apply (null = absent) of the files the plan changes, and of the wg config when the interface is touched. */
+  files: Map<string, string | null>
+}
+
+export function rollbackFacts(facts: ApplyHostFacts, plan: HostPlan, wgConfigPath: string): RollbackFacts {
+  const keep = new Set(plan.files.map((f) => f.path))
+  if (plan.iface.kind !== 'none') keep.add(wgConfigPath)
+  return {wasUp: facts.running !== null, files: new Map([...facts.files].filter(([path]) => keep.has(path)))}
+}

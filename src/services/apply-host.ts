@@ -3,7 +3,7 @@ import {posix} from 'node:path'
 
 import {BEAM_ROOT} from '../core/beam-paths.js'
 import {ExternalCommandError} from '../core/errors.js'
-import {FileChange, ApplyHostFacts, HostPlan} from '../core/plan.js'
+import {FileChange, HostPlan, RollbackFacts} from '../core/plan.js'
 import {parseWgQuick} from '../core/wgconf.js'
 import {BatchOp, BatchOutcome, describeOp} from '../remote/batch.js'
 import {BatchRun, RemoteHost, WriteHow} from '../remote/hostops.js'
@@ -23,7 +23,7 @@ interface Written {
   how: WriteHow | 'removed'
 }
 
-export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts: ApplyHostFacts, ctx: HostRunContext): Promise<HostResult> {
+export async function executeHostPlan(remote: RemoteHost, plan: HostPlan, facts: RollbackFacts, ctx: HostRunContext): Promise<HostResult> {
   const written: Written[] = []
   let ifaceTouched = false
   const notes: string[] = plan.iface.kind === 'none' ? [] : [plan.iface.reason]
@@ -146,8 +146,8 @@ function checkPeers(running: string[] | null | undefined, ctx: HostRunContext): 
 /** The owner to put back on rollback: a named user other than root (root is the default; UNKNOWN = uid without a name). */
 const previousOwner = (change: FileChange) => (change.beforeMeta && !['root', 'UNKNOWN'].includes(change.beforeMeta.owner) ? change.beforeMeta.owner : undefined)
 
-async function restore(remote: RemoteHost, plan: HostPlan, facts: ApplyHostFacts, written: Written[], ifaceTouched: boolean, ctx: HostRunContext) {
-  const wasUp = facts.running !== null
+async function restore(remote: RemoteHost, plan: HostPlan, facts: RollbackFacts, written: Written[], ifaceTouched: boolean, ctx: HostRunContext) {
+  const wasUp = facts.wasUp
   // `wg-quick down` reads the config the interface came up with: take it down before that file is removed.
   if (ifaceTouched && !wasUp) await remote.down().catch(() => undefined)
   for (const {change} of [...written].reverse()) {

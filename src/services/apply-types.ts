@@ -1,9 +1,8 @@
 // The types of the apply flow, shared by the flow (apply.ts), the per-host executor (apply-host.ts),
 // the lifecycle work (lifecycle.ts) and the UI that renders them: a module of their own, so none of
 // those imports another just for a type.
-import type {HostDesired} from '../core/desired.js'
 import type {MeshHost} from '../core/model.js'
-import type {ApplyHostFacts, HostPlan} from '../core/plan.js'
+import type {ApplyHostFacts, HostPlan, RollbackFacts} from '../core/plan.js'
 import type {RemoteHost} from '../remote/hostops.js'
 import type {CloseNote} from '../remote/pool.js'
 import type {LoadedMesh} from './mesh.js'
@@ -30,12 +29,14 @@ export interface ApplyOptions {
   repair?: boolean
 }
 
+/** One host through apply. Its desired files are rendered for planning and not kept: the plan holds what changes. */
 export interface HostSession {
   host: MeshHost
-  desired: HostDesired
   remote?: RemoteHost
+  /** From the facts round trip until the host is planned; then only `rollback` is kept. */
   facts?: ApplyHostFacts
   plan?: HostPlan
+  rollback?: RollbackFacts
   error?: string
   /** The failure is the user's to fix on the host (e.g. broken /etc/hosts markers): exit code 2. */
   fixable?: boolean

@@ -1,11 +1,11 @@
 // `mesh apply`: connect -> gather facts -> plan -> (dry run stops here) -> execute -> verify.
 // A host that fails is restored to its previous files and interface state; the others carry on.
 import {beamManaged} from '../core/beam-paths.js'
-import {desiredState} from '../core/desired.js'
+import {HostDesired, desiredRenderer} from '../core/desired.js'
 import {UserError} from '../core/errors.js'
 import {Inventory} from '../core/inventory.js'
 import {MeshHost} from '../core/model.js'
-import {HostPlan, isNoop, planHost} from '../core/plan.js'
+import {HostPlan, isNoop, planHost, rollbackFacts} from '../core/plan.js'
 import {RemoteHost} from '../remote/hostops.js'
 import {CloseNote, closeAll} from '../remote/pool.js'
 import {commandTimeouts} from '../remote/timeouts.js'
@@ -54,9 +54,11 @@ export async function prepareApply(
     lock.release()
     throw e
   }
-  const render = () => desiredState(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded), managed: beamManaged(loaded.mesh.interface)})
-  const desired = render()
-  const sessions: HostSession[] = desired.filter((d) => targets.has(d.host.name)).map((d) => ({host: d.host, desired: d}))
+  // One host's files at a time: what every host shares is rendered once, a host's own files when its facts are in,
+  // and they are dropped once its plan holds what changes (a fleet's configs at once would be N^2 bytes).
+  const renderer = () => desiredRenderer(loaded.mesh, {privateKeys: loaded.privateKeys, presharedKeys: loaded.presharedKeys, extraFiles: beamFilesFor(loaded), managed: beamManaged(loaded.mesh.interface)})
+  let renderHost = renderer()
+  const sessions: HostSession[] = loaded.mesh.hosts.filter((h) => targets.has(h.name)).map((host) => ({host}))
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY
   const iface = loaded.mesh.interface
   const timeouts = commandTimeouts(opts.commandTimeoutSeconds)
@@ -72,10 +74,12 @@ export async function prepareApply(
     }
   }
   // A host whose files cannot be planned (e.g. broken markers in its /etc/hosts) fails alone, as its facts would.
-  const planOne = (s: HostSession) => {
+  const planOne = (s: HostSession, desired: HostDesired) => {
     if (!s.facts || s.error) return
     try {
-      s.plan = planHost(s.desired, s.facts, iface)
+      s.plan = planHost(desired, s.facts, iface)
+      s.rollback = rollbackFacts(s.facts, s.plan, desired.wgConfig.path)
+      s.facts = undefined
       progress.step(s.host.name, isNoop(s.plan) ? 'up to date' : 'changes planned')
     } catch (e) {
       s.error = hostErrorText(e)
@@ -89,12 +93,13 @@ export async function prepareApply(
         progress.step(s.host.name, 'connecting')
         s.remote = new RemoteHost(await connect(s.host), iface, timeouts)
         progress.step(s.host.name, 'gathering facts')
+        const desired = renderHost(s.host)
         // Every path we may own, not just the desired ones: a present but undesired one is retired.
-        const paths = [...new Set([s.desired.wgConfig.path, ...s.desired.extraFiles.map((f) => f.path), ...s.desired.managed.map((m) => m.path)])]
+        const paths = [...new Set([desired.wgConfig.path, ...desired.extraFiles.map((f) => f.path), ...desired.managed.map((m) => m.path)])]
         const hostKey = loaded.hostKeys ? factsRequest(loaded.state, s.host.name, Boolean(opts.dryRun)) : undefined
         s.facts = await s.remote.facts(paths, {repair: opts.repair, hostKey})
-        s.facts.inactive = await s.remote.inactive(s.desired.extraFiles.filter((f) => s.facts!.files.get(f.path) != null))
-        if (!loaded.hostKeys) planOne(s)
+        s.facts.inactive = await s.remote.inactive(desired.extraFiles.filter((f) => s.facts!.files.get(f.path) != null))
+        if (!loaded.hostKeys) planOne(s, desired)
       } catch (e) {
         s.error = hostErrorText(e)
         s.fixable = e instanceof UserError
@@ -104,8 +109,9 @@ export async function prepareApply(
     // Host keys: collected from every host's facts first, so each config is rendered with all of them. With
     // local keys each host was planned as soon as its facts came in.
     if (loaded.hostKeys) {
-      useHostKeys(loaded, sessions, Boolean(opts.dryRun), render)
-      for (const s of sessions) planOne(s)
+      useHostKeys(loaded, sessions, Boolean(opts.dryRun))
+      renderHost = renderer()
+      for (const s of sessions) if (s.facts && !s.error) planOne(s, renderHost(s.host))
     }
     if (!opts.hosts?.length) {
       teardowns = await prepareTeardowns(loaded.state.archived, connect, iface, concurrency, progress.step.bind(progress), timeouts, loaded.hostKeys)
@@ -181,10 +187,10 @@ export async function executeApply(session: ApplySession, progress: ApplyProgres
 async function executeHosts(session: ApplySession, list: HostSession[], progress: ApplyProgress): Promise<HostResult[]> {
   const iface = session.loaded.mesh.interface
   return mapLimit(list, session.concurrency, async (s): Promise<HostResult> => {
-    if (!s.plan || !s.remote || !s.facts) return notPlanned(s)
+    if (!s.plan || !s.remote || !s.rollback) return notPlanned(s)
     if (isNoop(s.plan)) return {...describePlan(s.plan), status: 'unchanged'}
     if (session.interrupted) return {...describePlan(s.plan), status: 'skipped', error: 'interrupted before this host was started'}
     const peers = session.loaded.mesh.hosts.filter((h) => h.name !== s.host.name && h.publicKey).map((h) => h.publicKey)
-    return executeHostPlan(s.remote, s.plan, s.facts, {iface, peers, progress: (m) => progress.step(s.host.name, m)})
+    return executeHostPlan(s.remote, s.plan, s.rollback, {iface, peers, progress: (m) => progress.step(s.host.name, m)})
   })
 }

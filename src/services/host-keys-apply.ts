@@ -12,9 +12,10 @@ const decided = new WeakMap<LoadedMesh, HostKeyDecision[]>()
 
 /**
  * Decides every host's key from the facts, puts the public keys into the mesh and state.json (not written in a
- * preview), orders changed keys as a rotation (loaded.pendingKeys) and renders every host's files again.
+ * preview) and orders changed keys as a rotation (loaded.pendingKeys); the caller then renders each host's files
+ * with those keys.
  */
-export function useHostKeys(loaded: LoadedMesh, sessions: HostSession[], dryRun: boolean, render: () => HostSession['desired'][]): void {
+export function useHostKeys(loaded: LoadedMesh, sessions: HostSession[], dryRun: boolean): void {
   const reached = sessions.filter((s) => s.facts && !s.error).map((s) => ({name: s.host.name, facts: s.facts}))
   const decisions = decideAll(loaded.state, loaded.store, loaded.mesh.interface, loaded.mesh.hosts.map((h) => h.name), reached)
   decided.set(loaded, decisions)
@@ -30,8 +31,6 @@ export function useHostKeys(loaded: LoadedMesh, sessions: HostSession[], dryRun:
   loaded.pendingKeys = decisions.filter((d) => d.rotating).map((d) => d.name)
   recordDecisions(loaded.state, decisions)
   if (!dryRun) loaded.store.save(loaded.state)
-  const desired = new Map(render().map((d) => [d.host.name, d]))
-  for (const s of sessions) s.desired = desired.get(s.host.name)!
 }
 
 /** Something to commit at the end: a changed key, a pending key file on a host, or local keys left to delete. */

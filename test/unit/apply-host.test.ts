@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {beamManaged, beamPaths, firewallDeactivate} from '../../src/core/beam-paths.js'
-import {FileChange, ApplyHostFacts, HostPlan} from '../../src/core/plan.js'
+import {FileChange, RollbackFacts, HostPlan} from '../../src/core/plan.js'
 import {BatchOp, encodeBatch} from '../../src/remote/batch.js'
 import type {RemoteHost} from '../../src/remote/hostops.js'
 import {executeHostPlan} from '../../src/services/apply-host.js'
@@ -12,7 +12,7 @@ import {executeHostPlan} from '../../src/services/apply-host.js'
 const BEAM_PATHS = beamPaths('wg0')
 const FIREWALL_DEACTIVATE = firewallDeactivate('beam_mesh_wg0')
 const firewall = beamManaged('wg0').find((m) => m.path === BEAM_PATHS.firewall)!
-const facts: ApplyHostFacts = {files: new Map(), hosts: '', running: [], systemd: false, unitEnabled: false}
+const facts: RollbackFacts = {wasUp: true, files: new Map()}
 const ctx = {iface: 'wg0', peers: ['P='], progress: () => {}}
 const plan = (files: FileChange[]): HostPlan => ({name: 'Host-A', files, iface: {kind: 'none'}, enableUnit: false, reactivate: [], disruptive: false})
 

@@ -6,7 +6,7 @@ import {LEGACY_PATHS, beamManaged, beamPaths} from '../../src/core/beam-paths.js
 import {desiredState} from '../../src/core/desired.js'
 import {parseInventory} from '../../src/core/inventory.js'
 import {buildMesh, HostAssignment} from '../../src/core/model.js'
-import {ApplyHostFacts, isNoop, planHost} from '../../src/core/plan.js'
+import {ApplyHostFacts, rollbackFacts, isNoop, planHost} from '../../src/core/plan.js'
 import {classifyWgChange, redactSecrets} from '../../src/core/wgconf.js'
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
 import {parseAllowedIps, parseFactsOutput} from '../../src/remote/apply-facts.js'
@@ -325,5 +325,34 @@ describe('activation not in effect', () => {
     const plan = planHost(d, facts, 'wg0')
     assert.deepEqual(plan.files.map((f) => f.path), [fw.path])
     assert.deepEqual(plan.reactivate, [])
+  })
+})
+
+describe('rollbackFacts: all a planned host keeps of its facts', () => {
+  const {mesh, desired} = meshOf(INV)
+  const a = desired[0]
+  const cookiePath = beamPaths('wg0').cookie
+
+  it('a no-op host keeps no file contents (nothing to write, nothing to roll back)', () => {
+    const facts = {...appliedFacts(a, mesh), files: new Map([[a.wgConfig.path, a.wgConfig.content], [cookiePath, null]])}
+    const plan = planHost(a, facts, 'wg0')
+    assert.ok(isNoop(plan))
+    const kept = rollbackFacts(facts, plan, a.wgConfig.path)
+    assert.deepEqual(kept, {wasUp: true, files: new Map()}, 'only that the interface was up: a rollback needs it')
+  })
+
+  it('keeps the files the plan changes, and the wg config whenever the interface is touched', () => {
+    // Another host's config in place: the config changes (interface restart); an unmanaged file's content is dropped.
+    const facts = {...appliedFacts(a, mesh), files: new Map<string, string | null>([[a.wgConfig.path, desired[1].wgConfig.content], ['/etc/beam-mesh/wg0/env.sh', 'x']])}
+    const plan = planHost(a, facts, 'wg0')
+    assert.equal(plan.iface.kind, 'restart')
+    const kept = rollbackFacts(facts, plan, a.wgConfig.path)
+    assert.deepEqual([...kept.files], [[a.wgConfig.path, desired[1].wgConfig.content]])
+    // Drift only (file unchanged, running peers differ): syncconf, and the config is kept for the rollback.
+    const drift = {...appliedFacts(a, mesh), running: []}
+    const driftPlan = planHost(a, drift, 'wg0')
+    assert.equal(driftPlan.iface.kind, 'syncconf')
+    assert.equal(driftPlan.files.length, 0)
+    assert.deepEqual([...rollbackFacts(drift, driftPlan, a.wgConfig.path).files.keys()], [a.wgConfig.path])
   })
 })
