@@ -1,7 +1,8 @@
 // Prints how long `mesh doctor --json` takes on a healthy mesh of 1, 4, 16 and 64 lab hosts (each running an Erlang
 // node `app`, as in test/e2e/apply.test.ts), the median of 3 runs through the real CLI, beside its floor measured in
 // the same lab and run (bench/lib/floor.ts: one ssh per host, all at once, each pinging every other host's tunnel
-// address), the ratio to that floor and to 1 host, and whether each report was healthy, with the 1-minute load
+// address; and the same with one Erlang VM booted on every host, the least the BEAM's view of the names costs), the
+// ratios to those floors and to 1 host, and whether each report was healthy, with the 1-minute load
 // average after each size. Figures only: nothing here asserts a timing. Needs root, the lab packages and
 // erlang, and dist/ (`npm run build`). Lab prefix bmbd on 198.18.61.0/24, always taken down.
 // Run: node --import tsx bench/doctor.ts [sizes...]   (default 1 4 16 64)
@@ -24,6 +25,7 @@ interface Row {
   nodes: number
   runs: number[]
   sweeps: number[]
+  vmSweeps: number[]
   healthy: boolean[]
   findings: string
   load: number
@@ -49,6 +51,7 @@ async function main() {
       const nodes = performance.now() - t0
       const runs: number[] = []
       const sweeps: number[] = []
+      const vmSweeps: number[] = []
       const healthy: boolean[] = []
       let findings = ''
       for (let i = 0; i < RUNS; i++) {
@@ -65,20 +68,23 @@ async function main() {
         findings = Object.entries(report.summary).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'
         // The floor right after, in turn with doctor, so both see the same machine.
         sweeps.push(await runFloor(floor.ping))
+        vmSweeps.push(await runFloor(floor.pingVm))
       }
       console.error(`bench/doctor: ${n} hosts done`)
-      return {n, up: lab.upMs, apply: apply.ms, nodes, runs, sweeps, healthy, findings, load: loadavg()[0]}
+      return {n, up: lab.upMs, apply: apply.ms, nodes, runs, sweeps, vmSweeps, healthy, findings, load: loadavg()[0]}
     })
     rows.push(row)
   }
   const base = rows.find((r) => r.n === 1) ?? rows[0]
   const med = (r: Row) => median(r.runs)
   const sweep = (r: Row) => median(r.sweeps)
-  console.log(`mesh doctor --json on a healthy lab mesh with an Erlang node per host (node ${process.version}, default --concurrency 8,`)
+  const vmSweep = (r: Row) => median(r.vmSweeps)
+  console.log(`mesh doctor --json on a healthy lab mesh with an Erlang node per host (node ${process.version}, default --concurrency,`)
   console.log(`wall time of the CLI process, median of ${RUNS} runs; floor = ping-every-pair sweep over one ssh per host;`)
-  console.log(`"x floor" and "x 1 host" = ratios of the medians)`)
+  console.log(`"+ 1 VM" = that sweep with an Erlang VM booted on every host beside it (doctor reads Erlang's own view of the`)
+  console.log(`names, which takes a VM per host); "x floor", "x +VM" and "x 1 host" = ratios of the medians)`)
   printTable([
-    ['hosts', 'pairs', 'lab up', 'apply', 'start nodes', 'doctor (median)', 'min', 'max', 'ping sweep', 'x floor', 'x 1 host', 'healthy', 'load avg', 'last findings'],
+    ['hosts', 'pairs', 'lab up', 'apply', 'start nodes', 'doctor (median)', 'min', 'max', 'ping sweep', 'x floor', '+ 1 VM', 'x +VM', 'x 1 host', 'healthy', 'load avg', 'last findings'],
     ...rows.map((r) => [
       String(r.n),
       String(r.n * r.n),
@@ -90,6 +96,8 @@ async function main() {
       fmt(Math.max(...r.runs)),
       fmt(sweep(r)),
       (med(r) / sweep(r)).toFixed(2),
+      fmt(vmSweep(r)),
+      (med(r) / vmSweep(r)).toFixed(2),
       (med(r) / med(base)).toFixed(2),
       `${r.healthy.filter(Boolean).length}/${r.healthy.length}`,
       r.load.toFixed(1),
@@ -104,6 +112,9 @@ async function main() {
       floorMs: Math.round(sweep(r)),
       sweepsMs: r.sweeps.map(Math.round),
       vsFloor: +(med(r) / sweep(r)).toFixed(2),
+      vmFloorMs: Math.round(vmSweep(r)),
+      vmSweepsMs: r.vmSweeps.map(Math.round),
+      vsVmFloor: +(med(r) / vmSweep(r)).toFixed(2),
       ratio: +(med(r) / med(base)).toFixed(2),
       healthy: r.healthy,
       load1: +r.load.toFixed(2),

@@ -107,17 +107,18 @@ if (doctor && !doctor.skipped) {
   for (const x of doctor.rows) {
     const ok = x.healthy.filter(Boolean).length
     const floor = x.vsFloor === undefined ? '' : `; ping sweep ${fmt(x.floorMs)}, mesh/floor x${Number(x.vsFloor).toFixed(2)}`
-    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}${floor}${loadNote(x)}`])
+    const vmFloor = x.vsVmFloor === undefined ? '' : `; sweep + 1 VM ${fmt(x.vmFloorMs)}, x${Number(x.vsVmFloor).toFixed(2)}`
+    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}${floor}${vmFloor}${loadNote(x)}`])
   }
 }
 
 // mesh/floor side by side: the ratios this project's speed targets are stated in.
-const floorRows = [['hosts', 'apply cold', 'apply no-op', 'doctor']]
+const floorRows = [['hosts', 'apply cold', 'apply no-op', 'doctor', 'doctor vs sweep + 1 VM']]
 for (const n of [...new Set([...(apply?.rows ?? []), ...(doctor?.rows ?? [])].map((x) => x.hosts))].sort((a, b) => a - b)) {
   const a = apply?.rows?.find((x) => x.hosts === n)
   const d = doctor?.rows?.find((x) => x.hosts === n)
   const cell = (v) => (v === undefined ? '-' : `x${Number(v).toFixed(2)}`)
-  floorRows.push([String(n), cell(a?.coldVsFloor), cell(a?.noopVsFloor), cell(d?.vsFloor)])
+  floorRows.push([String(n), cell(a?.coldVsFloor), cell(a?.noopVsFloor), cell(d?.vsFloor), cell(d?.vsVmFloor)])
 }
 
 const peer = find('peer-add')

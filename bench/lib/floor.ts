@@ -4,12 +4,15 @@
 // - cold: write the files mesh writes (wg config, BEAM files, the hosts block spliced into /etc/hosts), then
 //   `wg-quick up`;
 // - no-op: read the same files and `wg show`;
-// - ping sweep: each host pings every other host's tunnel address (doctor's floor).
+// - ping sweep: each host pings every other host's tunnel address (doctor's floor);
+// - ping sweep + one VM: the same, with an Erlang VM booted beside it on every host (`erl -eval 'halt().'`, with
+//   the flags doctor gives its short-lived VMs): the least that reading the BEAM's own view of the names costs.
 // Payloads go on ssh's stdin (the private key and the cookie never in argv), from 0600 files in the bench's dir.
 import {spawn} from 'node:child_process'
 import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {SHORT_LIVED_VM_FLAGS} from '../../src/core/resolution-facts.js'
 import type {LabHost} from '../../src/lab/index.js'
 import {BenchLab, onHost, pool} from './common.js'
 
@@ -34,6 +37,7 @@ export interface FloorScripts {
   cold: string
   noop: string
   ping: string
+  pingVm: string
 }
 
 /**
@@ -50,7 +54,7 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     [`${BEAM_DIR}/cookie`, cookie, '600'],
     ...['env.sh', 'vm.args', 'libcluster.exs'].map((f): [string, string, string] => [`${BEAM_DIR}/${f}`, readFileSync(join(outDir, h.name, f), 'utf8'), '644']),
   ]
-  const scripts = {cold: [] as string[], noop: [] as string[], ping: [] as string[]}
+  const scripts = {cold: [] as string[], noop: [] as string[], ping: [] as string[], pingVm: [] as string[]}
   for (const h of lab.hosts) {
     const cold = [
       'set -e',
@@ -67,8 +71,11 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     const noop = `cat /etc/wireguard/${IFACE}.conf ${files(h).slice(1).map(([p]) => p).join(' ')} /etc/hosts && wg show ${IFACE} dump`
     const others = lab.hosts.filter((o) => o.name !== h.name).map((o) => meshIps.get(o.name)!)
     // Every pair at once from this host; a lost ping fails the sweep (the mesh is meant to be healthy).
-    const ping = `fail=0; for ip in ${others.join(' ')}; do ping -c 1 -W 5 -q "$ip" >/dev/null & done; for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail`
-    for (const [kind, body] of [['cold', cold], ['noop', noop], ['ping', ping]] as const) {
+    const sweep = `for ip in ${others.join(' ')}; do ping -c 1 -W 5 -q "$ip" >/dev/null & done`
+    const waitAll = 'for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail'
+    const ping = `fail=0; ${sweep}; ${waitAll}`
+    const pingVm = `fail=0; ${sweep}; erl ${SHORT_LIVED_VM_FLAGS.join(' ')} -noshell -noinput -eval 'halt().' >/dev/null 2>&1 & ${waitAll}`
+    for (const [kind, body] of [['cold', cold], ['noop', noop], ['ping', ping], ['pingVm', pingVm]] as const) {
       const file = join(dir, `${kind}-${h.name}.sh`)
       writeFileSync(file, `${body}\n`, {mode: 0o600})
       // Each host's output stays apart (read back on failure); all start at once and the script waits for every one.
@@ -81,7 +88,7 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     chmodSync(file, 0o600)
     return file
   }
-  return {cold: top('cold'), noop: top('noop'), ping: top('ping')}
+  return {cold: top('cold'), noop: top('noop'), ping: top('ping'), pingVm: top('pingVm')}
 }
 
 /** Runs a floor script (`sh FILE`) and returns its wall time; throws with the first host's output on failure. */
