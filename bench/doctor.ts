@@ -57,7 +57,7 @@ async function main() {
       for (let i = 0; i < RUNS; i++) {
         // --no-cluster: the bench nodes are standalone (not clustered), and the figures stay comparable with earlier runs.
         const r = await runMesh(['doctor', ...common, '--json', '--no-cluster'], {home: lab.home, timeoutMs: 1_200_000})
-        let report: {healthy: boolean; summary: Record<string, number>}
+        let report: {healthy: boolean; summary: Record<string, number>; findings: {severity: string; check: string}[]}
         try {
           report = JSON.parse(r.stdout)
         } catch {
@@ -65,7 +65,12 @@ async function main() {
         }
         runs.push(r.ms)
         healthy.push(report.healthy && r.status === 0)
-        findings = Object.entries(report.summary).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'
+        // Per severity, which checks: "12 fail (ping 10, epmd-reach 2)".
+        findings = Object.entries(report.summary).filter(([k, v]) => v > 0 && k !== 'ok').map(([k, v]) => {
+          const checks = new Map<string, number>()
+          for (const f of report.findings.filter((x) => x.severity === k)) checks.set(f.check, (checks.get(f.check) ?? 0) + 1)
+          return `${v} ${k}${checks.size ? ` (${[...checks].map(([c, m]) => `${c} ${m}`).join(', ')})` : ''}`
+        }).join(', ') || 'none'
         // The floor right after, in turn with doctor, so both see the same machine.
         sweeps.push(await runFloor(floor.ping))
         vmSweeps.push(await runFloor(floor.pingVm))

@@ -71,10 +71,12 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     const noop = `cat /etc/wireguard/${IFACE}.conf ${files(h).slice(1).map(([p]) => p).join(' ')} /etc/hosts && wg show ${IFACE} dump`
     const others = lab.hosts.filter((o) => o.name !== h.name).map((o) => meshIps.get(o.name)!)
     // Every pair at once from this host; a lost ping fails the sweep (the mesh is meant to be healthy).
-    const sweep = `for ip in ${others.join(' ')}; do ping -c 1 -W 5 -q "$ip" >/dev/null & done`
-    const waitAll = 'for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail'
-    const ping = `fail=0; ${sweep}; ${waitAll}`
-    const pingVm = `fail=0; ${sweep}; erl ${SHORT_LIVED_VM_FLAGS.join(' ')} -noshell -noinput -eval 'halt().' >/dev/null 2>&1 & ${waitAll}`
+    // Each child's pid is kept and waited for: `jobs -p` lists nothing in a script read by `sh -s` (dash), so such a
+    // wait returned at once and a child with its output redirected (the VM) was not waited for at all.
+    const sweep = `pids=; for ip in ${others.join(' ')}; do ping -c 1 -W 5 -q "$ip" >/dev/null & pids="$pids $!"; done`
+    const waitAll = 'fail=0; for p in $pids; do wait "$p" || fail=1; done; exit $fail'
+    const ping = `${sweep}; ${waitAll}`
+    const pingVm = `${sweep}; erl ${SHORT_LIVED_VM_FLAGS.join(' ')} -noshell -noinput -eval 'halt().' >/dev/null 2>&1 & pids="$pids $!"; ${waitAll}`
     for (const [kind, body] of [['cold', cold], ['noop', noop], ['ping', ping], ['pingVm', pingVm]] as const) {
       const file = join(dir, `${kind}-${h.name}.sh`)
       writeFileSync(file, `${body}\n`, {mode: 0o600})

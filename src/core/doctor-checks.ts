@@ -83,7 +83,7 @@ export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, fact
       const want = [to.ipv4 && `${to.ipv4}/32`, to.ipv6 && `${to.ipv6}/128`].filter(Boolean) as string[]
       const missing = want.filter((w) => !peer.allowedIps.includes(w))
       if (missing.length) out.push(f('fail', a, 'wg-peer', 'allowed', `peer ${b} lacks AllowedIPs ${missing.join(', ')} on ${a}`, applyHint(a), b))
-      const age = handshakeAge(peer, ctx.nowEpochS)
+      const age = handshakeAge(peer, facts.wgReadAtEpochS ?? ctx.nowEpochS)
       const udp = `check that ${to.endpoint} UDP ${to.listenPort} is reachable from ${a} (cloud firewall/security group) and that both sides have each other's current keys (mesh apply)`
       if (age === null) out.push(f('fail', a, 'handshake', 'hs never', `no handshake ever with ${b} (endpoint ${peer.endpoint ?? 'unknown'})`, udp, b))
       else if (age > REJECT_AFTER_TIME_S) out.push(f('warn', a, 'handshake', `hs ${fmtAge(age)}`, `last handshake with ${b} ${age} s ago (> ${REJECT_AFTER_TIME_S} s REJECT_AFTER_TIME: no live session)`, udp, b))

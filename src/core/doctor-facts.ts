@@ -57,6 +57,11 @@ export interface DoctorHostFacts {
   hostname?: HostnameFact
   /** `wg show <if> dump`: null = the interface does not exist / is down. */
   wg?: WgDump | null
+  /**
+   * The controller's clock (epoch seconds) when this host's dump came back: its handshake ages are measured at
+   * that moment, not when the whole run ends (a fleet's run takes minutes; a fresh handshake must not read stale).
+   */
+  wgReadAtEpochS?: number
   /** getent answers on this host, keyed by the name asked (`Host-B`, `Host-B-wg`); null = does not resolve. */
   resolve?: Record<string, GetentAnswer | null>
   /** Every answer for every mesh name: getent ahostsv4/ahostsv6, and Erlang's inet:getaddr/getaddrs where erl is installed. */

@@ -130,15 +130,26 @@ export async function openFrom(t: Transport, host: string, port: number, timeout
   }
 }
 
+/**
+ * openFrom for a port that should answer (through the tunnel, or on the host itself): a connection that timed out
+ * is tried once more before it counts. On a loaded host or controller the first channel may wait its turn past the
+ * timeout; a port that really drops packets costs twice the timeout. (The exposure probes, where silence is
+ * the healthy answer, are not retried.)
+ */
+async function openExpected(t: Transport, host: string, port: number): Promise<Awaited<ReturnType<typeof openFrom>>> {
+  const first = await openFrom(t, host, port)
+  return first.state === 'filtered' && /timed out/i.test(first.detail ?? '') ? openFrom(t, host, port) : first
+}
+
 export async function probeEpmd(t: Transport, address: string): Promise<EpmdProbeFact> {
-  const conn = await openFrom(t, address, EPMD_PORT)
+  const conn = await openExpected(t, address, EPMD_PORT)
   if (!conn.socket) return {state: conn.state, detail: conn.detail}
   const res = await epmdNames(conn.socket, PROBE_TIMEOUT_MS)
   return res.ok ? {state: 'open', nodes: res.value.nodes} : {state: portStateOf(res), detail: res.message}
 }
 
 async function probeDist(t: Transport, address: string, port: number, dialledName: string): Promise<DistProbeFact> {
-  const conn = await openFrom(t, address, port)
+  const conn = await openExpected(t, address, port)
   if (!conn.socket) return {port, state: conn.state, detail: conn.detail}
   const res = await distProbe(conn.socket, {dialledName, timeoutMs: PROBE_TIMEOUT_MS})
   if (!res.ok) return {port, state: 'open', detail: res.message}
@@ -151,6 +162,8 @@ const meshIp = (h: MeshHost) => h.ipv4 ?? h.ipv6!
 export interface ProbeContext {
   mesh: Mesh
   nodeName: (h: MeshHost) => string
+  /** The controller's clock, epoch seconds (doctor's --now in tests). */
+  now?: () => number
 }
 
 /** Every mesh name (own and peers', with the -wg aliases the block maps) and the families the block gives it. */
@@ -170,6 +183,7 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   const ask = namesToAsk(ctx.mesh)
   const args = [opts.erl === false ? '' : ERL_RESOLVE_EXPR, ctx.mesh.interface, DUMP_SCRIPT, t.user === undefined || t.user === 'root' ? '' : 'sudo', ...peers.map(meshIp), '--', ...ask.getent, '--', ...ask.erl]
   const probeOut = (await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])).stdout
+  const wgReadAtEpochS = Math.floor((ctx.now ?? (() => Date.now() / 1000))())
   const namesOut = sections(probeOut)
   const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
   const answers: NameAnswers[] = []
@@ -225,6 +239,7 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
     connected: true,
     hostname: hostname.ok ? hostname.value : undefined,
     wg,
+    ...(wg ? {wgReadAtEpochS} : {}),
     resolve,
     answers,
     shadows: findShadows(hostsFile, meshNames(ctx.mesh), ctx.mesh.interface, {otherBlocks: true}),

@@ -52,7 +52,7 @@ export async function runDoctor(
         const t = await connect(host)
         transports.set(host.name, t)
         progress.step(host.name, 'probing peers through the tunnel')
-        const f = await probeHost(t, host, {mesh, nodeName: name}, {erl: !clusterWanted})
+        const f = await probeHost(t, host, {mesh, nodeName: name, now: opts.now}, {erl: !clusterWanted})
         // The cluster view right after, in the same slot (no host waits for the slowest host's probes). Its VM
         // also asks Erlang's resolver for the mesh names; a VM that did not get that far leaves them to one of
         // their own, so the BEAM's view of the names is read either way.

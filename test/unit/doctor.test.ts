@@ -161,6 +161,19 @@ describe('doctor verdicts', () => {
     assert.ok(r.healthy === false)
   })
 
+  it('handshake age is measured when the host\'s dump was read, not when a long run ends', () => {
+    // A 64-host run takes minutes: a handshake 100 s old when Host-A's dump came back is fresh, however late the report.
+    const f = {...healthy(), nowEpochS: NOW + 400}
+    for (const p of hostOf(f, 'Host-A').wg!.peers) p.latestHandshake = NOW - 100
+    hostOf(f, 'Host-A').wgReadAtEpochS = NOW
+    const r = diagnose(mesh(), f)
+    assert.deepEqual(r.findings.filter((x) => x.host === 'Host-A' && x.check === 'handshake'), [])
+    // Without the read time (older facts), the run's end is the reference: the same handshake reads 500 s old.
+    delete hostOf(f, 'Host-A').wgReadAtEpochS
+    const late = diagnose(mesh(), f).findings.filter((x) => x.host === 'Host-A' && x.check === 'handshake')
+    assert.deepEqual(late.map((x) => x.label), ['hs 8m', 'hs 8m'])
+  })
+
   it('facts with first answers only (no full answer lists): a wrong first answer still fails', () => {
     const f = healthy()
     hostOf(f, 'Host-A').resolve!['Host-B'] = {address: '127.0.1.1', names: ['Host-B']}
