@@ -12,8 +12,14 @@ import {parseWgDump} from '../core/wgdump.js'
 import {distProbe} from '../remote/dist-probe.js'
 import {epmdNames} from '../remote/epmd-client.js'
 import {Transport} from '../remote/transport.js'
+import {mapLimit} from './limit.js'
 
 export const PROBE_TIMEOUT_MS = 3000
+/**
+ * Peers probed at once from one host (each is a channel of its SSH connection). All of them at once meant every
+ * EPMD of a 64-host fleet got 63 connections in the same instant from its peers' doctors, and answered some too late.
+ */
+const PROBES_PER_HOST = 16
 const EPMD_PORT = 4369
 
 /** With $expr set and erl on PATH: Erlang's answers for the "NAME:FAMILY" arguments left in "$@", under @@erl. */
@@ -130,30 +136,37 @@ export async function openFrom(t: Transport, host: string, port: number, timeout
   }
 }
 
+/** A probe's answer was silence (the channel did not open, or the peer did not reply in time). */
+const timedOut = (detail?: string) => /timed out|within \d+ ms/i.test(detail ?? '')
+
 /**
- * openFrom for a port that should answer (through the tunnel, or on the host itself): a connection that timed out
- * is tried once more before it counts. On a loaded host or controller the first channel may wait its turn past the
- * timeout; a port that really drops packets costs twice the timeout. (The exposure probes, where silence is
- * the healthy answer, are not retried.)
+ * A probe of a port that should answer (through the tunnel, or on the host itself) that timed out, at the
+ * channel or at the exchange, is made once more before it counts: on a loaded host (a whole fleet's probes
+ * arrive at each EPMD at once) the first try may wait its turn past the timeout, while a port that really drops
+ * packets costs twice the timeout. Exposure probes, where silence is the healthy answer, are not retried.
  */
-async function openExpected(t: Transport, host: string, port: number): Promise<Awaited<ReturnType<typeof openFrom>>> {
-  const first = await openFrom(t, host, port)
-  return first.state === 'filtered' && /timed out/i.test(first.detail ?? '') ? openFrom(t, host, port) : first
+async function twiceOnTimeout<T extends {detail?: string}>(probe: () => Promise<T>): Promise<T> {
+  const first = await probe()
+  return timedOut(first.detail) ? probe() : first
 }
 
-export async function probeEpmd(t: Transport, address: string): Promise<EpmdProbeFact> {
-  const conn = await openExpected(t, address, EPMD_PORT)
-  if (!conn.socket) return {state: conn.state, detail: conn.detail}
-  const res = await epmdNames(conn.socket, PROBE_TIMEOUT_MS)
-  return res.ok ? {state: 'open', nodes: res.value.nodes} : {state: portStateOf(res), detail: res.message}
+export function probeEpmd(t: Transport, address: string): Promise<EpmdProbeFact> {
+  return twiceOnTimeout(async (): Promise<EpmdProbeFact> => {
+    const conn = await openFrom(t, address, EPMD_PORT)
+    if (!conn.socket) return {state: conn.state, detail: conn.detail}
+    const res = await epmdNames(conn.socket, PROBE_TIMEOUT_MS)
+    return res.ok ? {state: 'open', nodes: res.value.nodes} : {state: portStateOf(res), detail: res.message}
+  })
 }
 
-async function probeDist(t: Transport, address: string, port: number, dialledName: string): Promise<DistProbeFact> {
-  const conn = await openExpected(t, address, port)
-  if (!conn.socket) return {port, state: conn.state, detail: conn.detail}
-  const res = await distProbe(conn.socket, {dialledName, timeoutMs: PROBE_TIMEOUT_MS})
-  if (!res.ok) return {port, state: 'open', detail: res.message}
-  return {port, state: 'open', announcedName: res.value.nodeName, nameMatches: res.value.nameMatches}
+function probeDist(t: Transport, address: string, port: number, dialledName: string): Promise<DistProbeFact> {
+  return twiceOnTimeout(async (): Promise<DistProbeFact> => {
+    const conn = await openFrom(t, address, port)
+    if (!conn.socket) return {port, state: conn.state, detail: conn.detail}
+    const res = await distProbe(conn.socket, {dialledName, timeoutMs: PROBE_TIMEOUT_MS})
+    if (!res.ok) return {port, state: 'open', detail: res.message}
+    return {port, state: 'open', announcedName: res.value.nodeName, nameMatches: res.value.nameMatches}
+  })
 }
 
 const family = (ip: string | null | undefined) => (ip?.includes(':') ? 'v6' : 'v4')
@@ -219,21 +232,19 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   // Every TCP probe at once (each is a channel of the same connection): links, local EPMD, own EPMD.
   const localEpmd = probeEpmd(t, '127.0.0.1')
   const selfEpmd = ctx.mesh.beam.epmd && wg ? probeEpmd(t, meshIp(host)) : undefined
-  await Promise.all(
-    peers.map(async (p) => {
-      const link: LinkFacts = {ping: pings.get(meshIp(p)) ?? {sent: 3, received: 0}}
-      if (wg && !ctx.mesh.beam.epmd) {
-        // EPMD-less: every node listens on the one fixed port; dial it directly.
-        link.dist = await probeDist(t, meshIp(p), ctx.mesh.beam.distPortMin, ctx.nodeName(p))
-      } else if (wg) {
-        link.epmd = await probeEpmd(t, meshIp(p))
-        const alive = ctx.nodeName(p).split('@')[0]
-        const node = link.epmd.nodes?.find((n) => n.name === alive)
-        if (node) link.dist = await probeDist(t, meshIp(p), node.port, ctx.nodeName(p))
-      }
-      links[p.name] = link
-    }),
-  )
+  await mapLimit(peers, PROBES_PER_HOST, async (p) => {
+    const link: LinkFacts = {ping: pings.get(meshIp(p)) ?? {sent: 3, received: 0}}
+    if (wg && !ctx.mesh.beam.epmd) {
+      // EPMD-less: every node listens on the one fixed port; dial it directly.
+      link.dist = await probeDist(t, meshIp(p), ctx.mesh.beam.distPortMin, ctx.nodeName(p))
+    } else if (wg) {
+      link.epmd = await probeEpmd(t, meshIp(p))
+      const alive = ctx.nodeName(p).split('@')[0]
+      const node = link.epmd.nodes?.find((n) => n.name === alive)
+      if (node) link.dist = await probeDist(t, meshIp(p), node.port, ctx.nodeName(p))
+    }
+    links[p.name] = link
+  })
   return {
     host: host.name,
     connected: true,
