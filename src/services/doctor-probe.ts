@@ -118,7 +118,15 @@ function sections(out: string): Map<string, string[]> {
 }
 
 /** A TCP connection from the host, with our own timeout: sshd may wait minutes on a dropped SYN. */
-export async function openFrom(t: Transport, host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<{socket?: Duplex; state: PortState; detail?: string}> {
+/** A TCP connection opened from a host; timedOut: nothing came back before our timeout (silence, not a refusal). */
+export interface OpenResult {
+  socket?: Duplex
+  state: PortState
+  detail?: string
+  timedOut?: boolean
+}
+
+export async function openFrom(t: Transport, host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<OpenResult> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error('timed out'), {code: 'ETIMEDOUT'})), timeoutMs)
@@ -130,14 +138,12 @@ export async function openFrom(t: Transport, host: string, port: number, timeout
     attempt.then((s) => s.destroy(), () => undefined)
     const msg = (e as Error).message
     // "closed" says it all (connection refused); any other failure keeps its message for the report.
-    return /refused/i.test(msg) ? {state: 'closed'} : {state: 'filtered', detail: msg}
+    if (/refused/i.test(msg)) return {state: 'closed'}
+    return {state: 'filtered', detail: msg, ...((e as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? {timedOut: true} : {})}
   } finally {
     clearTimeout(timer)
   }
 }
-
-/** A probe's answer was silence (the channel did not open, or the peer did not reply in time). */
-const timedOut = (detail?: string) => /timed out|within \d+ ms/i.test(detail ?? '')
 
 /**
  * A probe of a port that should answer (through the tunnel, or on the host itself) that timed out, at the
@@ -145,27 +151,28 @@ const timedOut = (detail?: string) => /timed out|within \d+ ms/i.test(detail ?? 
  * arrive at each EPMD at once) the first try may wait its turn past the timeout, while a port that really drops
  * packets costs twice the timeout. Exposure probes, where silence is the healthy answer, are not retried.
  */
-async function twiceOnTimeout<T extends {detail?: string}>(probe: () => Promise<T>): Promise<T> {
+async function twiceOnTimeout<T>(probe: () => Promise<{fact: T; timedOut: boolean}>): Promise<T> {
   const first = await probe()
-  return timedOut(first.detail) ? probe() : first
+  return first.timedOut ? (await probe()).fact : first.fact
 }
 
 export function probeEpmd(t: Transport, address: string): Promise<EpmdProbeFact> {
-  return twiceOnTimeout(async (): Promise<EpmdProbeFact> => {
+  return twiceOnTimeout(async (): Promise<{fact: EpmdProbeFact; timedOut: boolean}> => {
     const conn = await openFrom(t, address, EPMD_PORT)
-    if (!conn.socket) return {state: conn.state, detail: conn.detail}
+    if (!conn.socket) return {fact: {state: conn.state, detail: conn.detail}, timedOut: Boolean(conn.timedOut)}
     const res = await epmdNames(conn.socket, PROBE_TIMEOUT_MS)
-    return res.ok ? {state: 'open', nodes: res.value.nodes} : {state: portStateOf(res), detail: res.message}
+    if (res.ok) return {fact: {state: 'open', nodes: res.value.nodes}, timedOut: false}
+    return {fact: {state: portStateOf(res), detail: res.message}, timedOut: res.reason === 'timeout'}
   })
 }
 
 function probeDist(t: Transport, address: string, port: number, dialledName: string): Promise<DistProbeFact> {
-  return twiceOnTimeout(async (): Promise<DistProbeFact> => {
+  return twiceOnTimeout(async (): Promise<{fact: DistProbeFact; timedOut: boolean}> => {
     const conn = await openFrom(t, address, port)
-    if (!conn.socket) return {port, state: conn.state, detail: conn.detail}
+    if (!conn.socket) return {fact: {port, state: conn.state, detail: conn.detail}, timedOut: Boolean(conn.timedOut)}
     const res = await distProbe(conn.socket, {dialledName, timeoutMs: PROBE_TIMEOUT_MS})
-    if (!res.ok) return {port, state: 'open', detail: res.message}
-    return {port, state: 'open', announcedName: res.value.nodeName, nameMatches: res.value.nameMatches}
+    if (!res.ok) return {fact: {port, state: 'open', detail: res.message}, timedOut: res.reason === 'timeout'}
+    return {fact: {port, state: 'open', announcedName: res.value.nodeName, nameMatches: res.value.nameMatches}, timedOut: false}
   })
 }
 
@@ -176,11 +183,19 @@ export interface ProbeContext {
   mesh: Mesh
   nodeName: (h: MeshHost) => string
   /** The controller's clock, epoch seconds (doctor's --now in tests). */
-  now?: () => number
+  now: () => number
+  /** namesToAsk(mesh), computed once for every host. */
+  names: MeshNamesToAsk
 }
 
 /** Every mesh name (own and peers', with the -wg aliases the block maps) and the families the block gives it. */
-export function namesToAsk(mesh: Mesh): {getent: string[]; erl: string[]} {
+export interface MeshNamesToAsk {
+  getent: string[]
+  /** "NAME:FAMILY" pairs for Erlang's resolver. */
+  erl: string[]
+}
+
+export function namesToAsk(mesh: Mesh): MeshNamesToAsk {
   const names = meshNames(mesh)
   const all = mesh.hosts.flatMap((h) => [h.name, wgAlias(h.name)]).filter((n) => names.has(n.toLowerCase()))
   const erl = all.flatMap((n) => [...new Set([...names.get(n.toLowerCase())!].map((a) => (a.includes(':') ? 'inet6' : 'inet')))].map((fam) => `${n}:${fam}`))
@@ -193,10 +208,10 @@ export function namesToAsk(mesh: Mesh): {getent: string[]; erl: string[]} {
  */
 export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext, opts: {erl?: boolean} = {}): Promise<DoctorHostFacts> {
   const peers = ctx.mesh.hosts.filter((h) => h.name !== host.name)
-  const ask = namesToAsk(ctx.mesh)
+  const ask = ctx.names
   const args = [opts.erl === false ? '' : ERL_RESOLVE_EXPR, ctx.mesh.interface, DUMP_SCRIPT, t.user === undefined || t.user === 'root' ? '' : 'sudo', ...peers.map(meshIp), '--', ...ask.getent, '--', ...ask.erl]
   const probeOut = (await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])).stdout
-  const wgReadAtEpochS = Math.floor((ctx.now ?? (() => Date.now() / 1000))())
+  const wgReadAtEpochS = Math.floor(ctx.now())
   const namesOut = sections(probeOut)
   const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
   const answers: NameAnswers[] = []
@@ -229,7 +244,7 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   const wg = wgParsed?.ok ? wgParsed.value : null
 
   const links: Record<string, LinkFacts> = {}
-  // Every TCP probe at once (each is a channel of the same connection): links, local EPMD, own EPMD.
+  // TCP probes are channels of the same connection: local and own EPMD beside the links, PROBES_PER_HOST peers at once.
   const localEpmd = probeEpmd(t, '127.0.0.1')
   const selfEpmd = ctx.mesh.beam.epmd && wg ? probeEpmd(t, meshIp(host)) : undefined
   await mapLimit(peers, PROBES_PER_HOST, async (p) => {
@@ -261,9 +276,9 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   }
 }
 
-/** Erlang's answers for the mesh names on its own (a VM with no distribution), as the SSH user; [] without erl. */
-export async function probeErlNames(t: Transport, mesh: Mesh): Promise<NameAnswers[]> {
-  const out = (await t.run(['sh', '-c', `expr=$1; shift\n${ERL_NAMES}\nexit 0`, 'mesh', ERL_RESOLVE_EXPR, ...namesToAsk(mesh).erl])).stdout
+/** Erlang's answers for `pairs` ("NAME:FAMILY") on its own (a VM with no distribution), as the SSH user; [] without erl. */
+export async function probeErlNames(t: Transport, pairs: string[]): Promise<NameAnswers[]> {
+  const out = (await t.run(['sh', '-c', `expr=$1; shift\n${ERL_NAMES}\nexit 0`, 'mesh', ERL_RESOLVE_EXPR, ...pairs])).stdout
   const section = sections(out).get('erl')
   return section ? parseErlAnswers(section.join('\n')) : []
 }

@@ -45,6 +45,8 @@ export async function runDoctor(
   // The nodes' own answer, through a hidden node on each host with an SSH session (see doctor-cluster.ts).
   const clusterWanted = opts.cluster !== false
   const clusterProbes = new Map<string, ClusterProbeFact>()
+  const now = opts.now ?? (() => Date.now() / 1000)
+  const names = namesToAsk(mesh)
   try {
     const facts = await mapLimit(mesh.hosts, opts.concurrency ?? DEFAULT_CONCURRENCY, async (host): Promise<DoctorHostFacts> => {
       try {
@@ -52,15 +54,15 @@ export async function runDoctor(
         const t = await connect(host)
         transports.set(host.name, t)
         progress.step(host.name, 'probing peers through the tunnel')
-        const f = await probeHost(t, host, {mesh, nodeName: name, now: opts.now}, {erl: !clusterWanted})
+        const f = await probeHost(t, host, {mesh, nodeName: name, now, names}, {erl: !clusterWanted})
         // The cluster view right after, in the same slot (no host waits for the slowest host's probes). Its VM
         // also asks Erlang's resolver for the mesh names; a VM that did not get that far leaves them to one of
         // their own, so the BEAM's view of the names is read either way.
         if (clusterWanted) {
           progress.step(host.name, 'asking the node whom it is connected to')
-          const probe = await probeCluster(t, host, {mesh, nodeName: name}, namesToAsk(mesh).erl)
+          const probe = await probeCluster(t, host, {mesh, nodeName: name}, names.erl)
           clusterProbes.set(host.name, probe.fact)
-          f.answers = [...(f.answers ?? []), ...(probe.answers ?? (await probeErlNames(t, mesh)))]
+          f.answers = [...(f.answers ?? []), ...(probe.answers ?? (await probeErlNames(t, names.erl)))]
         }
         progress.step(host.name, 'done')
         return f
@@ -78,7 +80,7 @@ export async function runDoctor(
       if (!mesh.beam.epmd) ports.push(mesh.beam.distPortMin)
       f.exposure = await probeExposure(transports.get(from.name)!, target, [...new Set(ports)])
     })
-    report = diagnose(mesh, {nowEpochS: Math.floor((opts.now ?? (() => Date.now() / 1000))()), hosts: facts}, {nodeName: name})
+    report = diagnose(mesh, {nowEpochS: Math.floor(now()), hosts: facts}, {nodeName: name})
     if (clusterWanted) {
       const probes = mesh.hosts.map((h) => clusterProbes.get(h.name)).filter((p): p is ClusterProbeFact => p !== undefined)
       report = withCluster(report, analyzeCluster({mesh, nodeName: name, cookiePath: meshCookiePath(mesh)}, report, probes))
