@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import type {FlowResult} from '../services/apply-flow.js'
 import {applyExitCodes} from '../ui/exit-codes.js'

@@ -1,6 +1,9 @@
 // Shared behaviour of every mesh command: --json, and typed errors shown with their fix and exit code; and of the
 // commands that connect to hosts: their common flags (baseFlags) and how they run the apply flow.
-import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+import {Command} from '@oclif/core/command'
+import {ExitError} from '@oclif/core/errors'
+import * as Flags from '@oclif/core/flags'
+import type {InferredFlags} from '@oclif/core/interfaces'
 
 import {escapeForTerminal} from '../core/display.js'
 import {ConnectionError, ExternalCommandError, InventoryError, UserError} from '../core/errors.js'
@@ -64,7 +67,7 @@ export abstract class MeshCommand extends Command {
     const fix = 'fix' in err && err.fix ? `\nFix: ${err.fix}` : ''
     // Messages carry host output (stderr of a remote command) and file contents: shown escaped.
     this.logToStderr(escapeForTerminal(`Error: ${err.message}${fix}`, {newlines: true}))
-    throw new Errors.ExitError(err.exitCode)
+    throw new ExitError(err.exitCode)
   }
 }
 
@@ -106,7 +109,7 @@ export abstract class HostsCommand extends MeshCommand {
 }
 
 /** The flags every host command has, as parsed (types inferred from the flag definitions). */
-export type HostsFlags = Interfaces.InferredFlags<typeof HostsCommand.baseFlags>
+export type HostsFlags = InferredFlags<typeof HostsCommand.baseFlags>
 
 /** What the apply flow reads: the host flags, --diff, and --hosts where the command has it. */
 export type FlowFlags = HostsFlags & {diff: boolean; hosts?: string}

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import type {DoctorReport} from '../core/doctor-report.js'
 import {sshConnector} from '../services/connect.js'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {resolve} from 'node:path'
 
 import {InitResult, runInit} from '../services/init.js'

@@ -1,4 +1,5 @@
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 
 import {UserError} from '../core/errors.js'
 import {requireInventory} from '../services/inventory-path.js'

@@ -2,13 +2,13 @@
 // never fall back to the bundled example (`mesh remove Host-B --yes` must not edit a file nobody chose);
 // only `init`, which is offline and writes nothing outside its state and output folders, does.
 import {existsSync} from 'node:fs'
-import {resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join, resolve} from 'node:path'
 
 import {UserError} from '../core/errors.js'
+import {packageRoot} from '../package-root.js'
 
-/** The example shipped with the package, found from this module (dist/ or src/), not from the current directory. */
-export const EXAMPLE_INVENTORY = fileURLToPath(new URL('../../inventory/example.yaml', import.meta.url))
+/** The example shipped with the package, found from the package's root, not from the current directory. */
+export const EXAMPLE_INVENTORY = join(packageRoot(), 'inventory', 'example.yaml')
 export const INVENTORY_ENV = 'MESH_INVENTORY'
 export const CWD_INVENTORY = 'mesh.yaml'
 

@@ -5,7 +5,7 @@ import {chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync} fr
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {COOKIE_LENGTH, beamExtraFiles, erlangIpTuple, isCookie, makeCookie, nodeName} from '../../src/core/beam.js'
+import {COOKIE_LENGTH, beamExtraFiles, elixirInteger, erlangIpTuple, isCookie, makeCookie, nodeName} from '../../src/core/beam.js'
 import {beamPaths} from '../../src/core/beam-paths.js'
 import {UserError} from '../../src/core/errors.js'
 import {cookieFile, loadMesh} from '../../src/services/mesh.js'
@@ -152,5 +152,11 @@ describe('the cookie', () => {
     assert.ok(!out.some((p) => p.endsWith('/cookie')))
     for (const p of out) assert.ok(!readFileSync(p, 'utf8').includes(cookie), `${p} holds the cookie`)
     assert.ok(!JSON.stringify(r).includes(cookie))
+  })
+})
+
+describe('elixirInteger', () => {
+  it('groups digits by three with underscores, as Elixir writes integer literals', () => {
+    assert.deepEqual([0, 7, 999, 1000, 30000, 123456, 1234567].map(elixirInteger), ['0', '7', '999', '1_000', '30_000', '123_456', '1_234_567'])
   })
 })

@@ -1,5 +1,5 @@
 // The flags the lab commands share (a module, not a command: no command imports another command).
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import {DEFAULT_DIR, DEFAULT_PREFIX} from '../../lab/index.js'
 

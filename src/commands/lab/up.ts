@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import {LabUpResult, MAX_LAB_HOSTS, labUp} from '../../lab/index.js'
 import {labUpExitCodes} from '../../ui/exit-codes.js'
