@@ -10,6 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {stringify} from 'yaml'
 
 import {runInit} from '../src/services/init.js'
+import {replayTree, snapshotTree} from './lib/write-floor.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
@@ -37,8 +38,8 @@ process.on('exit', cleanup)
 process.on('SIGINT', () => process.exit(130))
 
 const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`)
-const data: {hosts: number; coldMs: number; written: number; rerunMs: number; rerunWritten: number}[] = []
-const rows: string[][] = [['hosts', 'cold', 'files written', 're-run', 'written on re-run', 'per host (cold)']]
+const data: {hosts: number; coldMs: number; written: number; rerunMs: number; rerunWritten: number; writeFloorMs: number}[] = []
+const rows: string[][] = [['hosts', 'cold', 'write floor', 'x floor', 'files written', 're-run', 'written on re-run', 'per host (cold)']]
 for (const n of SIZES) {
   const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-'))
   dirs.push(dir)
@@ -46,8 +47,14 @@ for (const n of SIZES) {
   writeFileSync(file, inventory(n))
   const cold = time(() => runInit({inventoryFile: file}))
   const warm = time(() => runInit({inventoryFile: file}))
-  data.push({hosts: n, coldMs: Math.round(cold.ms), written: cold.value.written.length, rerunMs: Math.round(warm.ms), rerunWritten: warm.value.written.length})
-  rows.push([String(n), fmt(cold.ms), String(cold.value.written.length), fmt(warm.ms), String(warm.value.written.length), `${(cold.ms / n).toFixed(2)} ms`])
+  // The floor, right after the cold run: init's own files written again, the same way, into a fresh folder.
+  const floorDir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-floor-'))
+  dirs.push(floorDir)
+  const floorMs = replayTree(snapshotTree(dir, (rel) => rel === `fleet-${n}.yaml`), floorDir)
+  data.push({hosts: n, coldMs: Math.round(cold.ms), written: cold.value.written.length, rerunMs: Math.round(warm.ms), rerunWritten: warm.value.written.length, writeFloorMs: Math.round(floorMs)})
+  rows.push([String(n), fmt(cold.ms), fmt(floorMs), `x${(cold.ms / floorMs).toFixed(2)}`, String(cold.value.written.length), fmt(warm.ms), String(warm.value.written.length), `${(cold.ms / n).toFixed(2)} ms`])
+  rmSync(floorDir, {recursive: true, force: true})
+  dirs.pop()
   rmSync(dir, {recursive: true, force: true})
   dirs.pop()
 }
@@ -55,27 +62,31 @@ for (const n of SIZES) {
 // Peak memory, each size in a process of its own (cold then re-run; maxRSS is the process's peak): the figure
 // that bounds the fleet init can handle. 5000 hosts is the README's maximum (about 5 GB of configs on disk).
 const RSS_SIZES = (process.env.BENCH_INIT_RSS_SIZES ?? '1000 5000').split(/\s+/).map(Number).filter((n) => n > 0)
-const CHILD = `
-import {runInit} from './src/services/init.ts'
-const file = process.argv.at(-1)
-const t0 = performance.now(); runInit({inventoryFile: file}); const cold = performance.now() - t0
-const t1 = performance.now(); const r = runInit({inventoryFile: file}); const rerun = performance.now() - t1
-console.log(JSON.stringify({coldMs: Math.round(cold), rerunMs: Math.round(rerun), rerunWritten: r.written.length, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024)}))
-`
-const memory: {hosts: number; coldMs: number; rerunMs: number; maxRssMiB: number}[] = []
+// The built CLI with a plain preload that reports its peak RSS (no TypeScript hooks in the measured process).
+const REPORT_MAX_RSS = join(ROOT, 'test', 'support', 'report-max-rss.mjs')
+function initProcess(file: string): {ms: number; written: number; maxRssMiB: number} {
+  const t0 = performance.now()
+  const res = spawnSync(process.execPath, ['--import', REPORT_MAX_RSS, join(ROOT, 'bin', 'run.js'), 'init', '-i', file, '--json'], {encoding: 'utf8', timeout: 900_000, maxBuffer: 256 * 1024 * 1024})
+  const ms = performance.now() - t0
+  if (res.status !== 0) throw new Error(`exited ${res.status ?? res.signal}: ${res.stderr.split('\n').slice(-3).join(' ')}`)
+  const rss = /^max-rss-kib (\d+)$/m.exec(res.stderr)
+  return {ms, written: (JSON.parse(res.stdout) as {written: unknown[]}).written.length, maxRssMiB: rss ? Math.round(Number(rss[1]) / 1024) : NaN}
+}
+const memory: {hosts: number; coldMs: number; rerunMs: number; rerunWritten: number; maxRssMiB: number}[] = []
 for (const n of RSS_SIZES) {
   const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-'))
   dirs.push(dir)
   const file = join(dir, `fleet-${n}.yaml`)
   writeFileSync(file, inventory(n))
-  const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD, file], {cwd: ROOT, encoding: 'utf8', timeout: 900_000})
+  try {
+    const cold = initProcess(file)
+    const rerun = initProcess(file)
+    memory.push({hosts: n, coldMs: Math.round(cold.ms), rerunMs: Math.round(rerun.ms), rerunWritten: rerun.written, maxRssMiB: Math.max(cold.maxRssMiB, rerun.maxRssMiB)})
+  } catch (e) {
+    console.log(`mesh init of ${n} hosts: ${(e as Error).message}`)
+  }
   rmSync(dir, {recursive: true, force: true})
   dirs.pop()
-  if (res.status !== 0) {
-    console.log(`init ${n} hosts in a child process: exited ${res.status ?? res.signal}: ${res.stderr.split('\n').slice(-3).join(' ')}`)
-    continue
-  }
-  memory.push({hosts: n, ...JSON.parse(res.stdout.trim().split('\n').pop()!)})
 }
 
 /** CLI start-up: the node process plus oclif loading the commands, with no real work. */
@@ -103,7 +114,8 @@ try {
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
 for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padStart(widths[c]) : cell.padStart(widths[c]))).join('  '))
 console.log(`\nin-process runInit on node ${process.version}; output and state on ${tmpdir()}`)
-for (const m of memory) console.log(`${m.hosts} hosts in a process of its own: cold ${fmt(m.coldMs)}, re-run ${fmt(m.rerunMs)}, peak RSS ${m.maxRssMiB} MiB`)
+console.log('write floor: the same files, folders and modes written again as init writes them (keys and state.json fsynced, the rest temp + rename), nothing computed')
+for (const m of memory) console.log(`${m.hosts} hosts, \`mesh init\` in a process of its own (start-up included): cold ${fmt(m.coldMs)}, re-run ${fmt(m.rerunMs)}, peak RSS ${m.maxRssMiB} MiB`)
 console.log(`CLI start-up (\`mesh --version\`, median of 5): ${startup}`)
 console.log(`CLI \`mesh init\` re-run of 10 hosts (median of 3): ${cliInit}`)
 // Machine-readable last line, tabulated by scripts/run-bench.mjs.
