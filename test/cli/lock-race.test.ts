@@ -5,8 +5,12 @@ import {writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {fileURLToPath} from 'node:url'
 
 import {tmpDir} from '../support/helpers.js'
+
+// Each child waits for a go file, tries once, and says 'won' or 'lost' (lock-race-child.mjs).
+const CHILD = fileURLToPath(new URL('lock-race-child.mjs', import.meta.url))
 
 describe('stale lock takeover with real processes', () => {
   it('of several processes racing to take over one stale lock, exactly one wins', async () => {
@@ -15,22 +19,8 @@ describe('stale lock takeover with real processes', () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {encoding: 'utf8'}).stdout
     writeFileSync(join(dir, 'apply.lock'), JSON.stringify({pid: Number(dead), host: hostname(), what: 'apply'}))
     const go = join(dir, 'go')
-    const lockModule = new URL('../../src/state/lock.ts', import.meta.url).href
-    // Each child waits for the go file (so they start together), tries once, says how it went, and holds
-    // what it got until its stdin closes: a winner that let go early would let a second one win fairly.
-    const script = `
-      const {existsSync} = await import('node:fs')
-      const {acquireLock} = await import(${JSON.stringify(lockModule)})
-      process.stdout.write('ready\\n')
-      const until = Date.now() + 120000
-      while (!existsSync(${JSON.stringify(go)}) && Date.now() < until) await new Promise((r) => setTimeout(r, 2))
-      let got = 'lost'
-      try { acquireLock(${JSON.stringify(dir)}, 'apply'); got = 'won' } catch {}
-      process.stdout.write(got + '\\n')
-      process.stdin.resume()
-      process.stdin.on('end', () => process.exit(0))`
     const N = 6
-    const children = Array.from({length: N}, () => spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {stdio: ['pipe', 'pipe', 'inherit']}))
+    const children = Array.from({length: N}, () => spawn(process.execPath, ['--import', 'tsx', CHILD, go, dir], {stdio: ['pipe', 'pipe', 'inherit']}))
     const lines = children.map((c) => {
       let out = ''
       c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
