@@ -89,7 +89,10 @@ if (startup && !startup.skipped) rows.push(['startup', 'mesh --version', `${fmt(
 
 const init = find('init')
 if (init && !init.skipped) {
-  for (const x of init.rows) rows.push(['init', `${x.hosts} hosts`, `${fmt(x.coldMs)} cold`, '', `re-run ${fmt(x.rerunMs)} (${x.rerunWritten} written), ${x.written} files cold`])
+  for (const x of init.rows) {
+    const floor = x.writeFloorMs ? `, write floor ${fmt(x.writeFloorMs)} (x${(x.coldMs / x.writeFloorMs).toFixed(2)})` : ''
+    rows.push(['init', `${x.hosts} hosts`, `${fmt(x.coldMs)} cold`, '', `re-run ${fmt(x.rerunMs)} (${x.rerunWritten} written), ${x.written} files cold${floor}`])
+  }
   rows.push(['init', 'CLI re-run, 10 hosts', String(init.cliInitRerun10), '', 'median of 3'])
   for (const m of init.memory ?? []) rows.push(['init', `${m.hosts} hosts, own process`, `${m.maxRssMiB} MiB peak RSS`, '', `cold ${fmt(m.coldMs)}, re-run ${fmt(m.rerunMs)}`])
 }
