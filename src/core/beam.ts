@@ -91,12 +91,12 @@ const header = (what: string) => `Managed by beam-mesh${what}: \`mesh apply\` ov
 
 // ---- renderers ------------------------------------------------------------------------------
 
-/** Elixir config (Config.Reader format), the same on every host: all nodes, self included. */
 /** 30000 -> "30_000" (Elixir's digit separators). Not toLocaleString: its first call loads ICU, ~18 ms of every run. */
 export function elixirInteger(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, '_')
 }
 
+/** Elixir config (Config.Reader format), the same on every host: all nodes, self included. */
 export function renderLibcluster(mesh: Mesh): string {
   return renderTemplate('libcluster.exs.ejs', {
     header: header(''),

@@ -117,7 +117,6 @@ function sections(out: string): Map<string, string[]> {
   return map
 }
 
-/** A TCP connection from the host, with our own timeout: sshd may wait minutes on a dropped SYN. */
 /** A TCP connection opened from a host; timedOut: nothing came back before our timeout (silence, not a refusal). */
 export interface OpenResult {
   socket?: Duplex
@@ -126,6 +125,7 @@ export interface OpenResult {
   timedOut?: boolean
 }
 
+/** A TCP connection from the host, with our own timeout: sshd may wait minutes on a dropped SYN. */
 export async function openFrom(t: Transport, host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<OpenResult> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
