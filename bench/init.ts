@@ -10,6 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {stringify} from 'yaml'
 
 import {runInit} from '../src/services/init.js'
+import {spawnMeasured} from '../test/support/max-rss.js'
 import {replayTree, snapshotTree} from './lib/write-floor.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
@@ -62,15 +63,13 @@ for (const n of SIZES) {
 // Peak memory, each size in a process of its own (cold then re-run; maxRSS is the process's peak): the figure
 // that bounds the fleet init can handle. 5000 hosts is the README's maximum (about 5 GB of configs on disk).
 const RSS_SIZES = (process.env.BENCH_INIT_RSS_SIZES ?? '1000 5000').split(/\s+/).map(Number).filter((n) => n > 0)
-// The built CLI with a plain preload that reports its peak RSS (no TypeScript hooks in the measured process).
-const REPORT_MAX_RSS = join(ROOT, 'test', 'support', 'report-max-rss.mjs')
+// The built CLI, with a plain preload that reports its peak RSS (no TypeScript hooks in the measured process).
 function initProcess(file: string): {ms: number; written: number; maxRssMiB: number} {
   const t0 = performance.now()
-  const res = spawnSync(process.execPath, ['--import', REPORT_MAX_RSS, join(ROOT, 'bin', 'run.js'), 'init', '-i', file, '--json'], {encoding: 'utf8', timeout: 900_000, maxBuffer: 256 * 1024 * 1024})
+  const {res, maxRssMiB} = spawnMeasured([], [join(ROOT, 'bin', 'run.js'), 'init', '-i', file, '--json'], {timeoutMs: 900_000, maxBuffer: 256 * 1024 * 1024})
   const ms = performance.now() - t0
   if (res.status !== 0) throw new Error(`exited ${res.status ?? res.signal}: ${res.stderr.split('\n').slice(-3).join(' ')}`)
-  const rss = /^max-rss-kib (\d+)$/m.exec(res.stderr)
-  return {ms, written: (JSON.parse(res.stdout) as {written: unknown[]}).written.length, maxRssMiB: rss ? Math.round(Number(rss[1]) / 1024) : NaN}
+  return {ms, written: (JSON.parse(res.stdout) as {written: unknown[]}).written.length, maxRssMiB: maxRssMiB === null ? NaN : Math.round(maxRssMiB)}
 }
 const memory: {hosts: number; coldMs: number; rerunMs: number; rerunWritten: number; maxRssMiB: number}[] = []
 for (const n of RSS_SIZES) {

@@ -8,6 +8,8 @@
 import {closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeSync} from 'node:fs'
 import {dirname, join, relative} from 'node:path'
 
+import {fsyncDir} from '../../src/state/store.js'
+
 interface Entry {
   rel: string
   mode: number
@@ -37,15 +39,6 @@ const isSecret = (rel: string) => /(^|\/)(keys|secrets)\//.test(rel)
 
 function writeAll(fd: number, bytes: Buffer) {
   for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off)
-}
-
-function fsyncPath(path: string) {
-  const fd = openSync(path, 'r')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
 }
 
 /** Writes the snapshot under `to` (an empty folder) as init would; returns the milliseconds it took. */
@@ -81,6 +74,6 @@ export function replayTree(entries: Entry[], to: string): number {
     renameSync(tmp, path)
     if (durable) synced.add(dirname(path))
   }
-  for (const dir of synced) fsyncPath(dir)
+  for (const dir of synced) fsyncDir(dir)
   return performance.now() - t0
 }

@@ -1,7 +1,6 @@
 // Init at fleet scale: memory bounded by one host's files (streamed), public keys cached in state.json
 // behind a check that any edit of the key file or of the cached key defeats.
 import assert from 'node:assert/strict'
-import {spawnSync} from 'node:child_process'
 import {readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -11,6 +10,7 @@ import {generatePrivateKey, keyCheckOf, publicKeyOf} from '../../src/core/wgkeys
 import {runInit} from '../../src/services/init.js'
 import {StateStore, stableJson} from '../../src/state/store.js'
 import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
+import {spawnMeasured} from '../support/max-rss.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -22,21 +22,17 @@ function fleet(n: number) {
   }
 }
 
-const REPORT_MAX_RSS = join(ROOT, 'test', 'support', 'report-max-rss.mjs')
-
 // Old space is capped well under what rendering every host at once needs (680-850 MiB at 1000 hosts):
 // a CLI that went back to holding the fleet's output dies of heap exhaustion instead of passing.
 const HEAP_CAP_MIB = 128
 
 /** `mesh init --json` of the built CLI under the heap cap: its result and the process's peak RSS. */
 function initUnderCap(file: string): {written: number; maxRssMiB: number} {
-  const args = [`--max-old-space-size=${HEAP_CAP_MIB}`, '--import', REPORT_MAX_RSS, join(ROOT, 'bin', 'run.js'), 'init', '-i', file, '--json']
-  const res = spawnSync(process.execPath, args, {encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024})
+  const {res, maxRssMiB} = spawnMeasured([`--max-old-space-size=${HEAP_CAP_MIB}`], [join(ROOT, 'bin', 'run.js'), 'init', '-i', file, '--json'], {timeoutMs: 300_000, maxBuffer: 64 * 1024 * 1024})
   const why = `status ${res.status}, signal ${res.signal}, error ${res.error?.message ?? 'none'}\n${res.stderr.slice(-4000)}`
   assert.equal(res.status, 0, `mesh init under a ${HEAP_CAP_MIB} MiB heap cap: ${why}`)
-  const rss = /^max-rss-kib (\d+)$/m.exec(res.stderr)
-  assert.ok(rss, `no peak RSS reported: ${why}`)
-  return {written: (JSON.parse(res.stdout) as {written: unknown[]}).written.length, maxRssMiB: Number(rss[1]) / 1024}
+  assert.ok(maxRssMiB !== null, `no peak RSS reported: ${why}`)
+  return {written: (JSON.parse(res.stdout) as {written: unknown[]}).written.length, maxRssMiB}
 }
 
 describe('init at scale', () => {
