@@ -64,12 +64,12 @@ for (const n of SIZES) {
 // that bounds the fleet init can handle. 5000 hosts is the README's maximum (about 5 GB of configs on disk).
 const RSS_SIZES = (process.env.BENCH_INIT_RSS_SIZES ?? '1000 5000').split(/\s+/).map(Number).filter((n) => n > 0)
 // The built CLI, with a plain preload that reports its peak RSS (no TypeScript hooks in the measured process).
-function initProcess(file: string): {ms: number; written: number; maxRssMiB: number} {
+async function initProcess(file: string): Promise<{ms: number; written: number; maxRssMiB: number}> {
   const t0 = performance.now()
-  const {res, maxRssMiB} = spawnMeasured([], [join(ROOT, 'bin', 'run.js'), 'init', '-i', file, '--json'], {timeoutMs: 900_000, maxBuffer: 256 * 1024 * 1024})
+  const run = await spawnMeasured([], [join(ROOT, 'bin', 'run.js'), 'init', '-i', file, '--json'], {timeoutMs: 900_000})
   const ms = performance.now() - t0
-  if (res.status !== 0) throw new Error(`exited ${res.status ?? res.signal}: ${res.stderr.split('\n').slice(-3).join(' ')}`)
-  return {ms, written: (JSON.parse(res.stdout) as {written: unknown[]}).written.length, maxRssMiB: maxRssMiB === null ? NaN : Math.round(maxRssMiB)}
+  if (run.status !== 0) throw new Error(`exited ${run.status ?? run.signal}${run.hung ? ` (${run.hung})` : ''}: ${run.stderr.split('\n').slice(-3).join(' ')}`)
+  return {ms, written: (JSON.parse(run.stdout) as {written: unknown[]}).written.length, maxRssMiB: run.maxRssMiB === null ? NaN : Math.round(run.maxRssMiB)}
 }
 const memory: {hosts: number; coldMs: number; rerunMs: number; rerunWritten: number; maxRssMiB: number}[] = []
 for (const n of RSS_SIZES) {
@@ -78,8 +78,8 @@ for (const n of RSS_SIZES) {
   const file = join(dir, `fleet-${n}.yaml`)
   writeFileSync(file, inventory(n))
   try {
-    const cold = initProcess(file)
-    const rerun = initProcess(file)
+    const cold = await initProcess(file)
+    const rerun = await initProcess(file)
     memory.push({hosts: n, coldMs: Math.round(cold.ms), rerunMs: Math.round(rerun.ms), rerunWritten: rerun.written, maxRssMiB: Math.max(cold.maxRssMiB, rerun.maxRssMiB)})
   } catch (e) {
     console.log(`mesh init of ${n} hosts: ${(e as Error).message}`)
