@@ -7,42 +7,62 @@ import {RECOVER_FUNCTIONS} from './write-script.js'
 const MARK = '@@beam-mesh'
 
 /**
- * $1 interface, $2 \`repair\` or \`check\`, then the managed paths. A file left half-written by an interrupted in-place
+ * $1 interface, $2 \`repair\` or \`check\`, $3 the sha256 the CLI expects of each path, in the order of the paths and
+ * separated by spaces (\`-\` for none), then the managed paths. A file left half-written by an interrupted in-place
  * write (see write-script.ts) is put back from its backup first (repair), or reported as \`torn\` and read from its
  * backup (check: a preview changes nothing); either way the plan is made from the bytes it will start from.
  * A symlink is reported with its target: writes go through it.
+ * A plain file (no link, nothing torn) whose sha256 is the one expected is only named (\`same\`): its bytes are
+ * known. One sha256sum for them all instead of a base64 of each: on a re-run that changes nothing that is most
+ * of the programs the facts start on every host.
  */
-export const FACTS_SCRIPT = `iface=$1; mode=$2; shift 2
+export const FACTS_SCRIPT = `iface=$1; mode=$2; want=$3; shift 3
 ${RECOVER_FUNCTIONS}
 # How a managed file is read: a prepended fragment may define it (network.keys: host hides the private key).
 type show_file >/dev/null 2>&1 || show_file() { base64 < "$1"; }
 # Sets src (what to read for $1) and reports a link or a torn file, before the file's own block.
+# plain: set when the file is itself (no link) and no interrupted write touched it (only then can its sum stand).
 locate() {
-  r=$1
-  if [ -L "$1" ]; then r=$(readlink -f -- "$1") || exit 1; printf '${MARK} link %s %s\\n' "$r" "$1"; fi
+  r=$1; plain=1
+  if [ -L "$1" ]; then plain=; r=$(readlink -f -- "$1") || exit 1; printf '${MARK} link %s %s\\n' "$r" "$1"; fi
   src=$r
   leftovers "$r" || return 0
+  plain=
   if [ "$mode" = repair ]; then recover "$r" || exit 1
   elif [ "$(recover "$r" check)" = torn ]; then printf '${MARK} torn %s\\n' "$1"; src="$(journal_of "$r").bak"; fi
 }
+nl='
+'
+sums=
+case " $want " in *' '[0-9a-f]*) sums=$(sha256sum -- "$@" 2>/dev/null) ;; esac
 for f in "$@"; do
+  w=\${want%% *}; want=\${want#* }
   [ -e "$f" ] || continue
-  locate "$f"; printf '${MARK} file %s\\n' "$f"; show_file "$src" || exit 1; printf '${MARK} end\\n'
+  locate "$f"
+  case "$nl$sums$nl" in
+    *"$nl$w  $f$nl"*) if [ -n "$plain" ]; then printf '${MARK} same %s\\n' "$f"; continue; fi ;;
+  esac
+  printf '${MARK} file %s\\n' "$f"; show_file "$src" || exit 1; printf '${MARK} end\\n'
 done
 # Owner and mode of every file there, in one process (the missing ones only complain on stderr).
 [ $# -eq 0 ] || stat -L -c '${MARK} meta %U %a %n' -- "$@" 2>/dev/null
 src=/dev/null; [ ! -e /etc/hosts ] || locate /etc/hosts
 printf '${MARK} hosts\\n'; base64 < "$src" || exit 1; printf '${MARK} end\\n'
-if out=$(wg show "$iface" allowed-ips 2>/dev/null); then printf '${MARK} wg\\n%s\\n${MARK} end\\n' "$out"
-  printf '${MARK} keepalive\\n%s\\n${MARK} end\\n' "$(wg show "$iface" persistent-keepalive 2>/dev/null)"
-  printf '${MARK} port %s\\n' "$(wg show "$iface" listen-port 2>/dev/null)"
-fi
+# The running interface in one wg call: its dump, of which awk prints only public fields (the first line's private
+# key and each peer's preshared key never leave wg and awk), in the allowed-ips and persistent-keepalive forms.
+# No output (the interface is down): no section.
+wg show "$iface" dump 2>/dev/null | awk -F '\\t' -v m='${MARK}' '
+  NR == 1 { port = $3; next }
+  { ips = $4; gsub(/,/, " ", ips); wg = wg $1 "\\t" ips "\\n"; ka = ka $1 "\\t" $8 "\\n" }
+  END { if (NR) printf "%s wg\\n%s%s end\\n%s keepalive\\n%s%s end\\n%s port %s\\n", m, wg, m, m, ka, m, m, port }'
+
 if [ -d /run/systemd/system ]; then printf '${MARK} systemd %s\\n' "$(systemctl is-enabled "wg-quick@$iface" 2>/dev/null || true)"; fi
 exit 0`
 
 const decode = (lines: string[]) => Buffer.from(lines.join(''), 'base64').toString('latin1')
 
-export function parseFactsOutput(out: string, paths: string[]): ApplyHostFacts {
+/** expected: the bytes whose sha256 the script was given, by path (a \`same\` file holds exactly them). */
+export function parseFactsOutput(out: string, paths: string[], expected: ReadonlyMap<string, string> = new Map()): ApplyHostFacts {
   const files = new Map<string, string | null>(paths.map((p) => [p, null]))
   const meta = new Map<string, FileMeta>()
   let hosts = ''
@@ -73,6 +93,11 @@ export function parseFactsOutput(out: string, paths: string[]): ApplyHostFacts {
       // "<target> <path>": the target has no spaces we could not split (readlink -f of our own paths).
       const [target, ...path] = rest
       links.set(path.join(' '), target)
+      continue
+    }
+    if (kind === 'same') {
+      const path = rest.join(' ')
+      if (expected.has(path)) files.set(path, expected.get(path)!)
       continue
     }
     if (kind === 'torn') {

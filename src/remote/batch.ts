@@ -1,14 +1,22 @@
 // One round trip for all of a host's changes: every file write and removal, the activations, the interface
 // step (wg-quick up, syncconf or down/up) and the check of the running peers, in one remote shell. Each step
-// is the same as the single-command form (a write is WRITE_SCRIPT, with its temp file, sha256 and in-place
-// journal; syncconf is the checked strip), run in order until one fails. The host prints a marker before each
-// step, so after a failure (or a lost connection) the CLI knows which steps may have run and restores those.
-// File contents travel on stdin, one after the other: the host keeps them in a private temp file and hands
-// each write exactly its own bytes (one read of a regular file returns all it asks for; on a pipe it may not).
+// is the same as the single-command form (syncconf is the checked strip), run in order until one fails. The host
+// prints a marker before each step, so after a failure (or a lost connection) the CLI knows which steps may have
+// run and restores those.
+// File contents travel on stdin, one after the other: the host keeps them in a private temp file, checks their
+// sha256 as a whole before the first step (a connection cut midway installs nothing), and hands each write exactly
+// its own bytes (one read of a regular file returns all it asks for; on a pipe it may not).
+// A write takes the short path in the batch's own shell when nothing is unusual (no owner, not a symlink, no
+// interrupted in-place write beside it): a temp file beside the target, its bytes, its mode, a
+// rename, and the sha256 of what is now on disk. Anything else, or a rename that fails (EBUSY on a bind-mounted
+// /etc/hosts), goes to WRITE_SCRIPT, the single-command form, with its owner checks and in-place journal. Every
+// program started costs a few milliseconds on a small host: the short path starts four or five per file, the
+// whole script a dozen.
 import {createHash} from 'node:crypto'
 
 import {holdsHostKeyPlaceholder} from './host-key-script.js'
 import {commandLine} from './transport.js'
+import {RECOVER_FUNCTIONS} from './write-script.js'
 
 export type BatchOp =
   | {kind: 'write'; path: string; content: string; mode: number; owner?: string}
@@ -23,24 +31,46 @@ const MARK = '@@beam-mesh'
 
 /**
  * $1 write script, $2 the keyed write script (network.keys: host: the host puts its own key into the config; empty
- * when no write needs it), $3 syncconf script, $4 interface, then the steps (see encodeBatch).
+ * when no write needs it), $3 syncconf script, $4 interface, $5 the size and $6 the sha256 of all the files' bytes
+ * on stdin, then the steps (see encodeBatch).
  */
-export const BATCH_SCRIPT = `ws=$1; wk=$2; ss=$3; iface=$4; shift 4
+export const BATCH_SCRIPT = `ws=$1; wk=$2; ss=$3; iface=$4; size=$5; want=$6; shift 6
 umask 077
+${RECOVER_FUNCTIONS}
+t=
 all=$(mktemp) || exit 1
-trap 'rm -f -- "$all"' EXIT
+# The short path's temp file too: a connection lost between its creation and its rename leaves nothing behind.
+trap 'rm -f -- "$all" "$all.err" \${t:+"$t"}' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 cat > "$all" && exec 3< "$all" || exit 1
+if [ "$size" -gt 0 ]; then
+  got=$(sha256sum < "$all") || exit 1
+  if [ "\${got%% *}" != "$want" ]; then
+    [ "$(wc -c < "$all")" -eq "$size" ] || { echo "short write: the connection ended before all of the files arrived; nothing was written" >&2; exit 1; }
+    echo "the files arrived damaged (sha256 differs); nothing was written" >&2; exit 1
+  fi
+fi
+# write_whole DST MODE OWNER SIZE SHA: the single-command form, its bytes on stdin; prints the step's wrote line.
+write_whole() { out=$(sh -c "$s" mesh "$@") || exit 1; printf '${MARK} wrote %s %s\\n' "$i" "$(echo $out)"; }
 i=0
 while [ $# -gt 0 ]; do
   op=$1; shift
   printf '${MARK} step %s\\n' "$i"
   case $op in
-    # One read of exactly the file's size from the regular file on fd 3: each write gets its own bytes, in turn.
     w|k) s=$ws; [ "$op" = w ] || s=$wk
-       if [ "$4" -eq 0 ]; then out=$(sh -c "$s" mesh "$1" "$2" "$3" "$4" "$5" < /dev/null) || exit 1
-       else out=$(dd bs="$4" count=1 <&3 2>/dev/null | sh -c "$s" mesh "$1" "$2" "$3" "$4" "$5") || exit 1; fi
-       printf '${MARK} wrote %s %s\\n' "$i" "$(echo $out)"; shift 5 ;;
+       # Its folder is made as the whole script makes it (mode 0700; the parents by the umask above).
+       if [ "$op" = w ] && [ -z "$3" ] && [ ! -L "$1" ] && [ ! -d "$1" ] && case $1 in /?*/*) true ;; *) false ;; esac &&
+         { [ -d "\${1%/*}" ] || mkdir -p -m 0700 -- "\${1%/*}" 2>/dev/null; } && ! leftovers "$1" && t=$(mktemp -- "$1.mesh-XXXXXX" 2>/dev/null); then
+         [ "$4" -eq 0 ] || dd bs="$4" count=1 of="$t" <&3 2>"$all.err" || { echo "writing $1 failed: $(cat "$all.err")" >&2; exit 1; }
+         if { [ "$2" = 600 ] || chmod "$2" -- "$t"; } && mv -f -- "$t" "$1" 2>/dev/null; then
+           t=; printf '${MARK} wrote %s renamed ' "$i"; sha256sum < "$1" || echo
+         else
+           # Rename refused (a bind-mounted file: EBUSY), or a mode that would not set: the whole script decides.
+           write_whole "$1" "$2" "$3" "$4" "$5" < "$t"; rm -f -- "$t"; t=
+         fi
+       elif [ "$4" -eq 0 ]; then write_whole "$1" "$2" "$3" "$4" "$5" < /dev/null
+       else dd bs="$4" count=1 <&3 2>/dev/null | write_whole "$1" "$2" "$3" "$4" "$5" || exit 1; fi
+       shift 5 ;;
     r) { rm -f -- "$1" && ! [ -e "$1" ] && ! [ -L "$1" ]; } || exit 1; shift ;;
     x) eval "$1" || exit 1; shift ;;
     up) wg-quick up "$iface" || exit 1 ;;
@@ -55,7 +85,10 @@ printf '${MARK} done\\n'`
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
-/** The steps as positional parameters and the file contents as one stdin; want[i] is write i's sha256. */
+/**
+ * The steps as positional parameters (after the size and sha256 of all the contents) and the file contents as one
+ * stdin; want[i] is write i's sha256.
+ */
 export function encodeBatch(ops: BatchOp[]): {args: string[]; stdin: Buffer; want: Map<number, string>} {
   const args: string[] = []
   const chunks: Buffer[] = []
@@ -82,7 +115,8 @@ export function encodeBatch(ops: BatchOp[]): {args: string[]; stdin: Buffer; wan
         args.push(op.kind)
     }
   }
-  return {args, stdin: Buffer.concat(chunks), want}
+  const stdin = Buffer.concat(chunks)
+  return {args: [String(stdin.length), sha256(stdin), ...args], stdin, want}
 }
 
 export interface BatchOutcome {

@@ -75,14 +75,17 @@ export class RemoteHost {
    * One round trip: managed files, /etc/hosts, running peers, systemd. repair: put back a file an interrupted
    * in-place write left torn (apply); without it such a file is only reported (plan, doctor).
    */
-  async facts(paths: string[], opts: {repair?: boolean; hostKey?: {make: boolean; next: boolean}} = {}): Promise<ApplyHostFacts> {
-    const args = [this.iface, opts.repair ? 'repair' : 'check', ...paths]
+  async facts(paths: string[], opts: {repair?: boolean; hostKey?: {make: boolean; next: boolean}; expected?: ReadonlyMap<string, string>} = {}): Promise<ApplyHostFacts> {
+    // expected: the bytes the CLI means each path to hold; a file that holds exactly them is named, not sent back.
+    const expected = opts.expected ?? new Map<string, string>()
+    const want = paths.map((p) => (expected.has(p) ? sha256(Buffer.from(expected.get(p)!, 'latin1')) : '-')).join(' ')
+    const args = [this.iface, opts.repair ? 'repair' : 'check', want, ...paths]
     // network.keys: host: the same round trip makes/reads the host's key and hides it in what comes back.
     const script = opts.hostKey ? hostKeyFactsFragment(this.iface, opts.hostKey) + FACTS_SCRIPT : FACTS_SCRIPT
     const out = await this.sh(script, args, 'gather facts (read managed files, /etc/hosts, wg show)', 'facts')
-    if (!opts.hostKey) return parseFactsOutput(out, paths)
+    if (!opts.hostKey) return parseFactsOutput(out, paths, expected)
     const {keys, rest} = splitHostKeyFacts(out)
-    return {...parseFactsOutput(rest, paths), hostKey: keys}
+    return {...parseFactsOutput(rest, paths, expected), hostKey: keys}
   }
 
   /** network.keys: host, at the end of a rotation: the host's pending key becomes its key. Returns its public key. */

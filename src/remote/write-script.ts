@@ -54,6 +54,8 @@ if [ -L "$dst" ]; then
     fail "$dst is a symlink to $(readlink -- "$dst"), which is not an existing regular file: point the link at a regular file, or replace it with one"
   dst=$target
 fi
+# mv onto a folder would move the file into it.
+[ ! -d "$dst" ] || fail "$dst is a folder, not a file: move it away, then re-run"
 dir=\${dst%/*}; [ -n "$dir" ] || dir=/
 [ -d "$dir" ] || mkdir -p -m 0700 -- "$dir"
 # The owner must reach the file: everyone may traverse (not list) the directory and its parent (mkdir -p

@@ -97,7 +97,8 @@ export async function prepareApply(
         // Every path we may own, not just the desired ones: a present but undesired one is retired.
         const paths = [...new Set([desired.wgConfig.path, ...desired.extraFiles.map((f) => f.path), ...desired.managed.map((m) => m.path)])]
         const hostKey = loaded.hostKeys ? factsRequest(loaded.state, s.host.name, Boolean(opts.dryRun)) : undefined
-        s.facts = await s.remote.facts(paths, {repair: opts.repair, hostKey})
+        const expected = new Map([desired.wgConfig, ...desired.extraFiles].map((f) => [f.path, f.content]))
+        s.facts = await s.remote.facts(paths, {repair: opts.repair, hostKey, expected})
         s.facts.inactive = await s.remote.inactive(desired.extraFiles.filter((f) => s.facts!.files.get(f.path) != null))
         if (!loaded.hostKeys) planOne(s, desired)
       } catch (e) {

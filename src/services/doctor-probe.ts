@@ -70,20 +70,21 @@ ahosts() {
  * Args: the Erlang expression ('' = no erl here: the cluster probe's VM asks the names), the interface, the dump
  * script, "sudo" or "", peer IPs..., --, names..., --, name:family pairs for erl. erl runs without -sname: no
  * distribution, no epmd started; with one scheduler that sleeps when idle, since every host boots one at once.
- * Processes per peer are few on purpose (one ping each, names in one getent per family): N hosts run N^2.
+ * Processes per peer are few on purpose (one ping each, names in one getent per family): N hosts run N^2. Every
+ * program started costs a few milliseconds on a small host, so none is started where the shell can do it.
  */
 const PROBE_SCRIPT = `expr=$1; iface=$2; dump=$3; sudo=$4; shift 4
 ${AHOSTS_FUNCTIONS}
-pd=$(mktemp -d) || exit 1
-trap 'rm -rf -- "$pd"' EXIT
-n=0
+# Each ping's report goes to our stderr, which nothing else writes to: ping writes it once, at its exit, and a
+# write of under 4 KiB to a pipe is never split, so the reports of all the pings arrive whole, each naming its address.
+exec 3>&2 2>/dev/null
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
-  printf '@@ping %s\\n' "$1" > "$pd/$n"
-  ping -n -q -c 3 -i 0.2 -W 1 "$1" >> "$pd/$n" 2>/dev/null &
-  n=$((n + 1)); shift
+  ping -n -q -c 3 -i 0.2 -W 1 "$1" >&3 &
+  shift
 done
 [ $# -gt 0 ] && shift
-printf '@@hostname\\n'; hostname
+printf '@@hostname\\n'
+if read -r h < /proc/sys/kernel/hostname; then printf '%s\\n' "$h"; else hostname; fi
 names=
 while [ $# -gt 0 ] && [ "$1" != -- ]; do names="$names $1"; shift; done
 [ $# -gt 0 ] && shift
@@ -95,17 +96,21 @@ set +f
 printf '@@hosts\\n'; cat /etc/hosts
 ${ERL_NAMES}
 wait
-[ "$n" -eq 0 ] || cat "$pd"/*
 printf '@@dump\\n'
 \${sudo:+sudo -n --} sh -c "$dump" mesh "$iface"
 printf '@@dumpstatus %s\\n' "$?"
 exit 0`
 
-/** The dump without its first line's private key: the key never leaves the host. */
-const DUMP_SCRIPT = `set -e
-pub=$(wg show "$1" public-key); port=$(wg show "$1" listen-port); fw=$(wg show "$1" fwmark)
-printf '(hidden)\\t%s\\t%s\\t%s\\n' "$pub" "$port" "$fw"
-wg show "$1" dump | tail -n +2`
+/**
+ * The dump without its secrets: the first line's private key and each peer's preshared key are replaced on the host
+ * (by awk, which alone sees wg's output), so neither ever leaves it; whether a peer has a preshared key still shows.
+ * One wg and one awk: doctor runs this on every host at once. No output (the interface is down) exits 1.
+ */
+export const DUMP_SCRIPT = `wg show "$1" dump | awk -F '\\t' -v OFS='\\t' '
+  NR == 1 { $1 = "(hidden)" }
+  NR > 1 && $2 != "(none)" { $2 = "(hidden)" }
+  { print }
+  END { if (NR == 0) exit 1 }'`
 
 function sections(out: string): Map<string, string[]> {
   const map = new Map<string, string[]>()
@@ -115,6 +120,21 @@ function sections(out: string): Map<string, string[]> {
     else cur?.push(line)
   }
   return map
+}
+
+/**
+ * \`ping -q\` reports, in any order and among other lines: "--- ADDRESS ping statistics ---" and, on the next line,
+ * "N packets transmitted, M received". A ping that never reported (it could not start) is missing: all lost.
+ */
+export function parsePingReports(out: string): Map<string, {sent: number; received: number}> {
+  const pings = new Map<string, {sent: number; received: number}>()
+  const lines = out.split('\n')
+  for (let i = 0; i < lines.length - 1; i++) {
+    const ip = /^--- (\S+) ping statistics ---$/.exec(lines[i])?.[1]
+    const stats = ip ? /^(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(lines[i + 1]) : null
+    if (ip && stats) pings.set(ip, {sent: Number(stats[1]), received: Number(stats[2])})
+  }
+  return pings
 }
 
 /** A TCP connection opened from a host; timedOut: nothing came back before our timeout (silence, not a refusal). */
@@ -210,7 +230,8 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   const peers = ctx.mesh.hosts.filter((h) => h.name !== host.name)
   const ask = ctx.names
   const args = [opts.erl === false ? '' : ERL_RESOLVE_EXPR, ctx.mesh.interface, DUMP_SCRIPT, t.user === undefined || t.user === 'root' ? '' : 'sudo', ...peers.map(meshIp), '--', ...ask.getent, '--', ...ask.erl]
-  const probeOut = (await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])).stdout
+  const probe = await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])
+  const probeOut = probe.stdout
   const wgReadAtEpochS = Math.floor(ctx.now())
   const namesOut = sections(probeOut)
   const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
@@ -232,13 +253,7 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   const hostsFile = (namesOut.get('hosts') ?? []).join('\n')
   const {begin, end} = hostsMarkers(ctx.mesh.interface)
 
-  // Each ping's own -q output under its section; no statistics line (ping could not start) reads as all lost.
-  const pings = new Map<string, {sent: number; received: number}>()
-  for (const [key, lines] of namesOut) {
-    const ip = /^ping (\S+)$/.exec(key)?.[1]
-    const stats = ip ? /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(lines.join('\n')) : null
-    if (ip && stats) pings.set(ip, {sent: Number(stats[1]), received: Number(stats[2])})
-  }
+  const pings = parsePingReports(probe.stderr)
   const dumpOk = namesOut.get(`dumpstatus 0`) !== undefined
   const wgParsed = dumpOk ? parseWgDump((namesOut.get('dump') ?? []).join('\n')) : null
   const wg = wgParsed?.ok ? wgParsed.value : null

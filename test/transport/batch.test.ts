@@ -1,8 +1,10 @@
 // The one-round-trip batch (remote/batch.ts), run for real with the local shell against files in a temp dir:
 // every write gets exactly its own bytes, steps run in order, and a failing step stops the batch and is named.
 import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {userInfo} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -67,10 +69,13 @@ describe('RemoteHost.batch', () => {
     assert.equal(r.outcome.peers, undefined)
   })
 
-  it('a write whose bytes do not match its size fails that step and installs nothing', async () => {
+  it('stdin cut short: no step starts and nothing is written, not even the writes whose bytes did arrive', async () => {
     const dir = tmpDir()
-    // A size the content does not have: WRITE_SCRIPT's short-write check refuses it (as for a cut connection).
-    const ops: BatchOp[] = [{kind: 'write', path: join(dir, 'f'), content: 'abc', mode: 0o644}]
+    writeFileSync(join(dir, 'first'), 'old\n')
+    const ops: BatchOp[] = [
+      {kind: 'write', path: join(dir, 'first'), content: 'one\n', mode: 0o644},
+      {kind: 'write', path: join(dir, 'second'), content: 'two\n', mode: 0o644},
+    ]
     /** Loses the last byte of stdin on the way, as a connection cut midway would. */
     class CutTransport extends LocalTransport {
       override run(argv: readonly string[], o: RunOptions = {}) {
@@ -80,8 +85,86 @@ describe('RemoteHost.batch', () => {
     }
     const r = await new RemoteHost(new CutTransport('local'), 'bmtest0').batch(ops)
     assert.equal(r.outcome.done, false)
+    assert.equal(r.outcome.started, null)
+    assert.match(r.stderr, /short write: the connection ended before all of the files arrived; nothing was written/)
+    assert.equal(readFileSync(join(dir, 'first'), 'utf8'), 'old\n')
+    assert.deepEqual(readdirSync(dir), ['first'])
+  })
+
+  it('stdin of the right size but other bytes: refused before any step', async () => {
+    const dir = tmpDir()
+    class FlipTransport extends LocalTransport {
+      override run(argv: readonly string[], o: RunOptions = {}) {
+        const bytes = Buffer.from(o.stdin ?? '')
+        bytes[0] ^= 1
+        return super.run(argv, {...o, stdin: bytes})
+      }
+    }
+    const r = await new RemoteHost(new FlipTransport('local'), 'bmtest0').batch([{kind: 'write', path: join(dir, 'f'), content: 'abc', mode: 0o644}])
+    assert.equal(r.outcome.started, null)
+    assert.match(r.stderr, /arrived damaged \(sha256 differs\); nothing was written/)
+    assert.deepEqual(readdirSync(dir), [])
+  })
+
+  it('writes that are not the plain case: a new folder (made 0700), a symlink and an owner (the whole write script)', async () => {
+    const dir = tmpDir()
+    const real = join(dir, 'real.conf')
+    writeFileSync(real, 'old\n')
+    symlinkSync(real, join(dir, 'link.conf'))
+    const me = userInfo().username
+    const ops: BatchOp[] = [
+      {kind: 'write', path: join(dir, 'new', 'deeper', 'a'), content: 'in a new folder\n', mode: 0o640},
+      {kind: 'write', path: join(dir, 'link.conf'), content: 'through the link\n', mode: 0o600},
+      {kind: 'write', path: join(dir, 'owned'), content: 'owned\n', mode: 0o644, owner: me},
+      {kind: 'write', path: join(dir, 'plain'), content: 'plain\n', mode: 0o644},
+    ]
+    const r = await host.batch(ops)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(readFileSync(join(dir, 'new', 'deeper', 'a'), 'utf8'), 'in a new folder\n')
+    assert.equal(statSync(join(dir, 'new', 'deeper', 'a')).mode & 0o777, 0o640)
+    for (const d of ['new', join('new', 'deeper')]) assert.equal(statSync(join(dir, d)).mode & 0o777, 0o700, d)
+    assert.ok(lstatSync(join(dir, 'link.conf')).isSymbolicLink(), 'the link stays a link')
+    assert.equal(readFileSync(real, 'utf8'), 'through the link\n')
+    assert.equal(readFileSync(join(dir, 'owned'), 'utf8'), 'owned\n')
+    assert.equal(statSync(join(dir, 'owned')).uid, process.getuid!())
+    assert.equal(readFileSync(join(dir, 'plain'), 'utf8'), 'plain\n')
+    for (const i of [0, 1, 2, 3]) assert.deepEqual(r.outcome.wrote.get(i), {how: 'renamed', sha: r.want.get(i)}, `step ${i}`)
+    assert.deepEqual(readdirSync(dir).sort(), ['link.conf', 'new', 'owned', 'plain', 'real.conf'], 'no temp file left')
+  })
+
+  it('a folder where the file should be: refused with the fix, nothing moved into it', async () => {
+    const dir = tmpDir()
+    mkdirSync(join(dir, 'target'))
+    writeFileSync(join(dir, 'target', 'x'), '')
+    const r = await host.batch([{kind: 'write', path: join(dir, 'target'), content: 'data\n', mode: 0o644}])
+    assert.equal(r.outcome.done, false)
     assert.equal(r.outcome.started, 0)
-    assert.match(r.stderr, /short write|connection ended/)
-    assert.ok(!existsSync(join(dir, 'f')))
+    assert.match(r.stderr, /target is a folder, not a file: move it away, then re-run/)
+    assert.deepEqual(readdirSync(join(dir, 'target')), ['x'])
+    assert.deepEqual(readdirSync(dir), ['target'], 'no .mesh-* temp file beside it')
+  })
+
+  it('a rename refused as busy (a bind-mounted file) is written in place by the whole script; no temp file stays', async () => {
+    const dir = tmpDir()
+    // mv refuses any move onto `hosts` as the kernel does for a bind-mounted target.
+    const files = join(dir, 'files')
+    mkdirSync(files)
+    const bin = join(dir, 'bin')
+    mkdirSync(bin)
+    const realMv = execFileSync('sh', ['-c', 'command -v mv'], {encoding: 'utf8'}).trim()
+    writeFileSync(join(bin, 'mv'), `#!/bin/sh\ncase "$*" in *' ${join(files, 'hosts')}') echo "mv: cannot move: Device or resource busy" >&2; exit 1 ;; esac\nexec ${realMv} "$@"\n`, {mode: 0o755})
+    writeFileSync(join(files, 'hosts'), '127.0.0.1 localhost\n')
+    const busyHost = new RemoteHost(new LocalTransport('busy', ['env', `PATH=${bin}:${process.env.PATH}`]), 'bmtest0')
+    const hostsContent = '127.0.0.1 localhost\n# BEGIN beam-mesh wg0\n10.0.0.1 a\n# END beam-mesh wg0\n'
+    const r = await busyHost.batch([
+      {kind: 'write', path: join(files, 'hosts'), content: hostsContent, mode: 0o644},
+      {kind: 'write', path: join(files, 'env.sh'), content: 'export A=1\n', mode: 0o644},
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(r.outcome.wrote.get(0), {how: 'inplace', sha: r.want.get(0)})
+    assert.deepEqual(r.outcome.wrote.get(1), {how: 'renamed', sha: r.want.get(1)})
+    assert.equal(readFileSync(join(files, 'hosts'), 'utf8'), hostsContent)
+    assert.equal(readFileSync(join(files, 'env.sh'), 'utf8'), 'export A=1\n')
+    assert.deepEqual(readdirSync(files).sort(), ['env.sh', 'hosts'], 'no temp file, backup or journal left')
   })
 })

@@ -1,10 +1,11 @@
 // The write script when the connection dies under it (issue 8): what reaches the host is cut short, or nobody is left
 // to read the reply. Either way no truncated file is installed and no temp file stays beside the target.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
-import {readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {RemoteHost} from '../../src/remote/hostops.js'
 import {LocalTransport} from '../support/local-transport.js'
@@ -38,7 +39,7 @@ const deafTransport: Transport = {
   close: async () => {},
 }
 
-describe('RemoteHost.writeFile when the connection dies', () => {
+describe('RemoteHost.writeFile and .batch when the connection dies', () => {
   it('refuses to install a file whose content arrived cut short, and leaves no temp file', async () => {
     const dir = tmpDir()
     const path = join(dir, 'wg0.conf')
@@ -56,5 +57,38 @@ describe('RemoteHost.writeFile when the connection dies', () => {
     await new RemoteHost(deafTransport, 'wg0').writeFile(path, 'new\n', 0o600).catch(() => undefined)
     assert.equal(readFileSync(path, 'utf8'), 'new\n', 'the whole content arrived, so it was installed')
     assert.deepEqual(readdirSync(dir), ['wg0.conf'], 'no .mesh-* temp or .err file left')
+  })
+
+  it('the batch stopped (SIGTERM, as sshd on a lost session) while it copies a file: no temp file stays', async () => {
+    const dir = tmpDir()
+    const path = join(dir, 'wg0.conf')
+    writeFileSync(path, 'old\n')
+    // A dd that says who started it (the batch's shell), then takes its time.
+    const bin = join(dir, 'bin')
+    mkdirSync(bin)
+    const realDd = execFileSync('sh', ['-c', 'command -v dd'], {encoding: 'utf8'}).trim()
+    const started = join(bin, 'started')
+    writeFileSync(join(bin, 'dd'), `#!/bin/sh\necho $PPID > '${started}.tmp' && mv '${started}.tmp' '${started}'\nsleep 2\nexec ${realDd} "$@"\n`, {mode: 0o755})
+    const t = new LocalTransport('slow-dd', ['env', `PATH=${bin}:${process.env.PATH}`])
+    const run = new RemoteHost(t, 'wg0').batch([{kind: 'write', path, content: 'new\n', mode: 0o600}])
+    for (let i = 0; i < 200 && !existsSync(started); i++) await sleep(25)
+    const shell = Number(readFileSync(started, 'utf8'))
+    assert.ok(readdirSync(dir).some((f) => f.startsWith('wg0.conf.mesh-')), 'the temp file is there while dd runs')
+    process.kill(shell, 'SIGTERM')
+    const r = await run
+    assert.notEqual(r.code, 0)
+    assert.equal(r.outcome.done, false)
+    assert.ok(['old\n', 'new\n'].includes(readFileSync(path, 'utf8')), 'old or new, never a mix')
+    assert.deepEqual(readdirSync(dir).sort(), ['bin', 'wg0.conf'], 'no .mesh-* temp file left')
+  })
+
+  it('the batch with its stdin cut: nothing installed, no temp file', async () => {
+    const dir = tmpDir()
+    const path = join(dir, 'wg0.conf')
+    writeFileSync(path, 'old\n')
+    const r = await new RemoteHost(cutStdin(5), 'wg0').batch([{kind: 'write', path, content: 'PrivateKey = 0123456789abcdef\n', mode: 0o600}])
+    assert.match(r.stderr, /short write/)
+    assert.equal(readFileSync(path, 'utf8'), 'old\n')
+    assert.deepEqual(readdirSync(dir), ['wg0.conf'])
   })
 })

@@ -1,7 +1,7 @@
 // The remote shell snippets, run for real with the local shell against files in a temp dir.
 import assert from 'node:assert/strict'
 import {execFileSync, spawnSync} from 'node:child_process'
-import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
+import {readFileSync, readdirSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -85,6 +85,81 @@ describe('RemoteHost.facts', () => {
     assert.equal(facts.files.get(join(dir, 'absent.conf')), null)
     assert.equal(facts.running, null)
     assert.deepEqual(Buffer.from(facts.hosts, 'latin1'), readFileSync('/etc/hosts'))
+  })
+
+  it('names a plain file that holds the expected bytes instead of sending it; everything else is sent whole', async () => {
+    const dir = tmpDir()
+    const odd = Buffer.from([0x41, 0xe9, 0x0a, 0x00, 0x5c]).toString('latin1')
+    const paths = {
+      same: join(dir, 'same.conf'),
+      other: join(dir, 'other.conf'),
+      spaced: join(dir, 'with space *.conf'),
+      link: join(dir, 'link.conf'),
+      torn: join(dir, 'torn.conf'),
+      unexpected: join(dir, 'no-expectation.conf'),
+      absent: join(dir, 'absent.conf'),
+    }
+    writeFileSync(paths.same, odd, 'latin1')
+    writeFileSync(paths.other, 'on the host\n')
+    writeFileSync(paths.spaced, 'spaced\n')
+    writeFileSync(join(dir, 'target.conf'), 'linked\n')
+    symlinkSync(join(dir, 'target.conf'), paths.link)
+    writeFileSync(paths.torn, 'torn\n')
+    // Something left beside it by an interrupted in-place write: its sum may not stand for what the plan starts from.
+    writeFileSync(`${paths.torn}.mesh-inplace-1-2.bak`, 'torn\n')
+    writeFileSync(paths.unexpected, 'x\n')
+    const expected = new Map([
+      [paths.same, odd],
+      [paths.other, 'what the CLI wants\n'],
+      [paths.spaced, 'spaced\n'],
+      [paths.link, 'linked\n'],
+      [paths.torn, 'torn\n'],
+      [paths.absent, 'never written\n'],
+    ])
+    const seen: string[] = []
+    class Spy extends LocalTransport {
+      override async run(argv: readonly string[], o = {}) {
+        const r = await super.run(argv, o)
+        seen.push(r.stdout)
+        return r
+      }
+    }
+    const facts = await new RemoteHost(new Spy('spy'), 'bmtest0').facts(Object.values(paths), {expected})
+    const out = seen.join('')
+    assert.match(out, new RegExp(`@@beam-mesh same ${paths.same}\n`))
+    assert.match(out, /@@beam-mesh same .*with space \*\.conf\n/)
+    for (const p of [paths.other, paths.link, paths.torn, paths.unexpected]) assert.match(out, new RegExp(`@@beam-mesh file ${p.replace(/[.*]/g, '\\$&')}\n`), p)
+    assert.equal(facts.files.get(paths.same), odd)
+    assert.equal(facts.files.get(paths.other), 'on the host\n')
+    assert.equal(facts.files.get(paths.spaced), 'spaced\n')
+    assert.equal(facts.files.get(paths.link), 'linked\n')
+    assert.equal(facts.files.get(paths.torn), 'torn\n')
+    assert.equal(facts.files.get(paths.unexpected), 'x\n')
+    assert.equal(facts.files.get(paths.absent), null)
+    assert.deepEqual(facts.meta?.get(paths.same)?.mode, statSync(paths.same).mode & 0o777)
+  })
+})
+
+describe('RemoteHost.facts of a running interface', () => {
+  it('reads peers, keepalives and the port from one dump; its private and preshared keys never come back', async () => {
+    const dir = tmpDir()
+    const dump = ['PRIVATE-KEY-SECRET\tPUB-SELF\t51820\toff', 'PEER-ONE\tPRESHARED-SECRET\t192.0.2.1:51820\t10.9.0.2/32,fd00::2/128\t0\t0\t0\t25', 'PEER-TWO\t(none)\t(none)\t(none)\t0\t0\t0\toff']
+    writeFileSync(join(dir, 'wg'), `#!/bin/sh\n[ "$1 $2 $3" = "show bmtest0 dump" ] || exit 1\nprintf '%s\\n' ${dump.map((l) => `'${l}'`).join(' ')}\n`, {mode: 0o755})
+    const seen: string[] = []
+    class Spy extends LocalTransport {
+      override async run(argv: readonly string[], o = {}) {
+        const r = await super.run(argv, o)
+        seen.push(r.stdout, r.stderr)
+        return r
+      }
+    }
+    const facts = await new RemoteHost(new Spy('spy', ['env', `PATH=${dir}:${process.env.PATH}`]), 'bmtest0').facts([])
+    assert.deepEqual(facts.running, [
+      {publicKey: 'PEER-ONE', allowedIps: ['10.9.0.2/32', 'fd00::2/128'], keepalive: 25},
+      {publicKey: 'PEER-TWO', allowedIps: [], keepalive: 0},
+    ])
+    assert.equal(facts.runningListenPort, 51820)
+    assert.doesNotMatch(seen.join(''), /SECRET/)
   })
 })
 
