@@ -89,9 +89,13 @@ test('network.keys: host: migration, init, adding a host, rotation, changed key;
   }
   await apply() // local keys: made in the state dir and pushed (what host mode avoids)
   // Positive controls for the spy: a local-mode key crossed the wire as text (the config written) and, in a
-  // local-mode plan, inside the base64 the facts use for file contents (the config read back).
+  // local-mode plan, inside the base64 the facts use for file contents (the config read back). Only a config that
+  // differs from the one apply would write is read back: h1's is changed by hand first; h2's, unchanged, is only
+  // named by its sha256, so its key must not come back at all.
+  assert.equal((await lab.exec(h1, ['sh', '-c', 'echo "# changed by hand" >> /etc/wireguard/wg0.conf'])).status, 0)
   assert.equal((await mesh(['plan', '-i', inv, '--no-diff'])).status, 0)
   const localKey = readFileSync(join(stateDir(lab), 'keys', `${h1}.key`), 'utf8').trim()
+  const unchangedKey = readFileSync(join(stateDir(lab), 'keys', `${h2}.key`), 'utf8').trim()
   const hostMade = new Set<string>()
   const remember = async (names: string[]) => {
     for (const n of names) for (const k of await hostKeys(lab, n)) hostMade.add(k)
@@ -195,6 +199,8 @@ test('network.keys: host: migration, init, adding a host, rotation, changed key;
     const [text, , ...encoded] = forms(localKey)
     assert.ok(spy.includes(text), 'positive control: the local-mode key written by the first apply is in the spy file')
     assert.ok(encoded.some((e) => unwrapped.includes(e)), 'positive control: the local-mode key read back (base64) by the plan is in the spy file')
+    const [, , ...unchangedEncoded] = forms(unchangedKey)
+    assert.ok(!unchangedEncoded.some((e) => unwrapped.includes(e)), 'an unchanged config is named by its sha256, never read back')
     const haystacks: [string, Buffer][] = [['transport', spy], ['transport (unwrapped)', unwrapped], ['printed', Buffer.from(printed.join('\n'))]]
     for (const f of filesUnder(stateDir(lab))) if (statSync(f).isFile()) haystacks.push([f, readFileSync(f)])
     for (const f of filesUnder(join(lab.dir, 'out'))) haystacks.push([f, readFileSync(f)])
