@@ -65,6 +65,11 @@ async function main() {
         }
         runs.push(r.ms)
         healthy.push(report.healthy && r.status === 0)
+        if (!healthy.at(-1)) {
+          // What made this run unhealthy, as doctor says it (findings name hosts and checks, never a secret).
+          const bad = (report.findings as {severity: string; check: string; message?: string}[]).filter((f) => f.severity !== 'ok')
+          console.error(`bench/doctor: ${n} hosts, run ${i + 1}: not healthy (exit ${r.status}): ${bad.slice(0, 10).map((f) => `${f.severity} ${f.check}: ${f.message ?? ''}`).join('; ') || r.stderr.split('\n').slice(0, 4).join(' ')}`)
+        }
         // Per severity, which checks: "12 fail (ping 10, epmd-reach 2)".
         findings = Object.entries(report.summary).filter(([k, v]) => v > 0 && k !== 'ok').map(([k, v]) => {
           const checks = new Map<string, number>()
