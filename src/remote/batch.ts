@@ -6,9 +6,9 @@
 // File contents travel on stdin, one after the other: the host keeps them in a private temp file, checks their
 // sha256 as a whole before the first step (a connection cut midway installs nothing), and hands each write exactly
 // its own bytes (one read of a regular file returns all it asks for; on a pipe it may not).
-// A write takes the short path in the batch's own shell when nothing is unusual (no owner, not a symlink, no
-// interrupted in-place write beside it): a temp file beside the target, its bytes, its mode, a
-// rename, and the sha256 of what is now on disk. Anything else, or a rename that fails (EBUSY on a bind-mounted
+// A write takes the short path in the batch's own shell when nothing is unusual (no owner, not a symlink or a
+// folder, no interrupted in-place write beside it): a temp file beside the target, its bytes, its mode, a rename,
+// and the sha256 of what is now on disk. Anything else, or a rename that fails (EBUSY on a bind-mounted
 // /etc/hosts), goes to WRITE_SCRIPT, the single-command form, with its owner checks and in-place journal. Every
 // program started costs a few milliseconds on a small host: the short path starts four or five per file, the
 // whole script a dozen.
@@ -58,7 +58,8 @@ while [ $# -gt 0 ]; do
   printf '${MARK} step %s\\n' "$i"
   case $op in
     w|k) s=$ws; [ "$op" = w ] || s=$wk
-       # Its folder is made as the whole script makes it (mode 0700; the parents by the umask above).
+       # An absolute path below a folder; that folder is made as the whole script makes it (mode 0700; the parents by
+       # the umask above). mktemp makes the temp file 0600, so chmod runs only for another mode.
        if [ "$op" = w ] && [ -z "$3" ] && [ ! -L "$1" ] && [ ! -d "$1" ] && case $1 in /?*/*) true ;; *) false ;; esac &&
          { [ -d "\${1%/*}" ] || mkdir -p -m 0700 -- "\${1%/*}" 2>/dev/null; } && ! leftovers "$1" && t=$(mktemp -- "$1.mesh-XXXXXX" 2>/dev/null); then
          [ "$4" -eq 0 ] || dd bs="$4" count=1 of="$t" <&3 2>"$all.err" || { echo "writing $1 failed: $(cat "$all.err")" >&2; exit 1; }

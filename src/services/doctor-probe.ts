@@ -231,9 +231,8 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   const ask = ctx.names
   const args = [opts.erl === false ? '' : ERL_RESOLVE_EXPR, ctx.mesh.interface, DUMP_SCRIPT, t.user === undefined || t.user === 'root' ? '' : 'sudo', ...peers.map(meshIp), '--', ...ask.getent, '--', ...ask.erl]
   const probe = await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])
-  const probeOut = probe.stdout
   const wgReadAtEpochS = Math.floor(ctx.now())
-  const namesOut = sections(probeOut)
+  const namesOut = sections(probe.stdout)
   const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
   const answers: NameAnswers[] = []
   for (const [key, lines] of namesOut) {
