@@ -39,8 +39,9 @@ umask 077
 ${RECOVER_FUNCTIONS}
 t=
 all=$(mktemp) || exit 1
-# The short path's temp file too: a connection lost between its creation and its rename leaves nothing behind.
-trap 'rm -f -- "$all" "$all.err" \${t:+"$t"}' EXIT
+# The short path's temp file too: a connection lost between its creation and its rename leaves nothing behind; and
+# the .err the whole write script keeps beside it when it is killed while writing in place from it.
+trap 'rm -f -- "$all" "$all.err" \${t:+"$t" "$t.err"}' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 cat > "$all" && exec 3< "$all" || exit 1
 if [ "$size" -gt 0 ]; then
@@ -63,11 +64,13 @@ while [ $# -gt 0 ]; do
        if [ "$op" = w ] && [ -z "$3" ] && [ ! -L "$1" ] && [ ! -d "$1" ] && case $1 in /?*/*) true ;; *) false ;; esac &&
          { [ -d "\${1%/*}" ] || mkdir -p -m 0700 -- "\${1%/*}" 2>/dev/null; } && ! leftovers "$1" && t=$(mktemp -- "$1.mesh-XXXXXX" 2>/dev/null); then
          [ "$4" -eq 0 ] || dd bs="$4" count=1 of="$t" <&3 2>"$all.err" || { echo "writing $1 failed: $(cat "$all.err")" >&2; exit 1; }
-         if { [ "$2" = 600 ] || chmod "$2" -- "$t"; } && mv -f -- "$t" "$1" 2>/dev/null; then
+         [ "$2" = 600 ] || chmod "$2" -- "$t" || exit 1
+         if mv -f -- "$t" "$1" 2>"$all.err"; then
            t=; printf '${MARK} wrote %s renamed ' "$i"; sha256sum < "$1" || echo
          else
-           # Rename refused (a bind-mounted file: EBUSY), or a mode that would not set: the whole script decides.
-           write_whole "$1" "$2" "$3" "$4" "$5" < "$t"; rm -f -- "$t"; t=
+           # Rename refused (a bind-mounted file: EBUSY): the whole script writes in place from this temp file (its
+           # bytes are checked, its mode set), or reports mv's error (on its stdin); it removes the temp file either way.
+           write_whole "$1" "$2" "$3" "$4" "$5" "$t" < "$all.err"; t=
          fi
        elif [ "$4" -eq 0 ]; then write_whole "$1" "$2" "$3" "$4" "$5" < /dev/null
        else dd bs="$4" count=1 <&3 2>/dev/null | write_whole "$1" "$2" "$3" "$4" "$5" || exit 1; fi

@@ -5,7 +5,8 @@
 //   beside the file and a journal names the old and new sha256. Until the new bytes are in and checked, the
 //   journal stays: whoever touches the file next (a write, the facts of the next apply) puts the backup back
 //   when the file is neither old nor new (a kill, a lost connection, a full disk midway).
-// Every write ends by hashing what is now on disk: the CLI compares that with the bytes it meant to write.
+// Every write ends with the sha256 of what is now on disk (for an in-place write, the one its last check read):
+// the CLI compares that with the bytes it meant to write.
 
 /** Shell functions shared by the write and facts scripts. `recover FILE [check]`: see the header. */
 export const RECOVER_FUNCTIONS = `sha() { set -- $(sha256sum < "$1"); printf '%s\\n' "\${1:-}"; }
@@ -35,12 +36,15 @@ recover() {
 
 /**
  * $1 target, $2 mode (octal), $3 owner (may be empty), $4 size of the content on stdin, $5 its sha256.
+ * $6 (optional, from the batch): a temp file beside the target that already holds the content, checked, in its mode,
+ * whose rename onto the target was refused; stdin is then mv's error. No rename is tried again: the write goes in
+ * place at once (or fails with that error), and the temp file is removed on any exit.
  * A symlink is written through to its target and stays a link. Prints `renamed|inplace <sha256 now on disk>`.
  * $3: the owner is set on the temp file before the rename (no moment with the content under the wrong owner), and
  * its directory made traversable (a+x); without it the file is root's (best effort, so tests run unprivileged).
  */
 export const WRITE_SCRIPT = `set -eu
-dst=$1; mode=$2; owner=\${3:-}; size=$4; want=$5
+dst=$1; mode=$2; owner=\${3:-}; size=$4; want=$5; src=\${6:-}
 ${RECOVER_FUNCTIONS}
 fail() { echo "$*" >&2; exit 1; }
 # A lost connection (or a killed CLI) closes our pipes: the reply then raises SIGPIPE, which must exit through the
@@ -62,30 +66,45 @@ dir=\${dst%/*}; [ -n "$dir" ] || dir=/
 # made that one by umask, e.g. /etc/beam-mesh above /etc/beam-mesh/wg0); the file's mode guards it.
 [ -z "$owner" ] || chmod a+x -- "$dir" "$(dirname -- "$dir")"
 ! leftovers "$dst" || recover "$dst"
-tmp=$(mktemp -- "$dst.mesh-XXXXXX")
 k=''
 cleanup() { rm -f -- "$tmp" "$tmp.err"; [ -z "$k" ] || [ -e "$k.journal" ] || rm -f -- "$k.bak" "$k.tmp"; }
-trap cleanup EXIT
-cat > "$tmp"
-# A lost connection also ends stdin early: never install a truncated file.
-if [ "$(sha "$tmp")" != "$want" ]; then
-  [ $(wc -c < "$tmp") -eq "$size" ] || fail "short write: the connection ended before all of $dst arrived"
-  fail "the content of $dst arrived damaged (sha256 differs)"
+why=
+if [ -n "$src" ]; then
+  tmp=$src
+  trap cleanup EXIT
+  IFS= read -r why || true
+else
+  tmp=$(mktemp -- "$dst.mesh-XXXXXX")
+  trap cleanup EXIT
+  cat > "$tmp"
+  # A lost connection also ends stdin early: never install a truncated file.
+  if [ "$(sha "$tmp")" != "$want" ]; then
+    [ $(wc -c < "$tmp") -eq "$size" ] || fail "short write: the connection ended before all of $dst arrived"
+    fail "the content of $dst arrived damaged (sha256 differs)"
+  fi
+  chmod "$mode" -- "$tmp"
+  # Without an owner the file stays its creator's: root (sudo), or the user itself where tests run unprivileged.
+  [ -z "$owner" ] || chown -- "$owner" "$tmp"
+  if mv -f -- "$tmp" "$dst" 2>"$tmp.err"; then echo "renamed $(sha "$dst")"; exit 0; fi
+  IFS= read -r why < "$tmp.err" || true
 fi
-chmod "$mode" -- "$tmp"
-# Without an owner the file stays its creator's: root (sudo), or the user itself where tests run unprivileged.
-[ -z "$owner" ] || chown -- "$owner" "$tmp"
-if mv -f -- "$tmp" "$dst" 2>"$tmp.err"; then echo "renamed $(sha "$dst")"; exit 0; fi
-grep -qi busy "$tmp.err" || { cat "$tmp.err" >&2; exit 1; }
-# In place. First the space: ENOSPC here leaves the file as it was.
-oldsize=$(wc -c < "$dst")
+# Only a busy target (a bind mount) is written in place. mv's error is one line, read by the shell (not grep).
+case $why in *[Bb][Uu][Ss][Yy]*) ;; *) echo "$why" >&2; exit 1 ;; esac
+# In place. One stat: the journal's name (device and inode, as journal_of), the old size and mode.
+st=$(stat -L -c '%d-%i %s %a' -- "$dst") || fail "cannot read the size and mode of $dst: nothing was written"
+set -- $st; oldsize=$2; oldmode=$3
+# First the space: ENOSPC here leaves the file as it was.
 if [ "$size" -gt "$oldsize" ] && ! fallocate -n -l "$size" -- "$dst" 2>"$tmp.err"; then
   ! grep -qi 'space' "$tmp.err" || fail "no space left on the device of $dst for its $size new bytes: nothing was written (free some space there, then re-run)"
 fi
-k=$(journal_of "$dst")
-old=$(sha "$dst")
+k="$dst.mesh-inplace-$1"
 cp -- "$dst" "$k.bak" 2>"$tmp.err" || fail "cannot back up $dst before writing it in place ($(cat "$tmp.err")): nothing was written"
-[ "$(sha "$k.bak")" = "$old" ] || fail "the backup of $dst differs from it: nothing was written"
+# The old bytes' sha256 and the backup's, from one sha256sum (one line per file; a name with odd characters starts
+# its line with a backslash).
+sha256sum -- "$dst" "$k.bak" > "$tmp.err" && { read -r old _; read -r bak _; } < "$tmp.err" ||
+  fail "cannot read $dst or its backup before writing it in place: nothing was written"
+[ "\${bak#\\\\}" = "\${old#\\\\}" ] || fail "the backup of $dst differs from it: nothing was written"
+old=\${old#\\\\}
 printf '%s %s %s\\n' "$old" "$want" "$oldsize" > "$k.tmp" && mv -f -- "$k.tmp" "$k.journal"
 # From here until the journal is gone, an interruption is repaired from the backup.
 if ! dd if="$tmp" of="$dst" bs=65536 conv=notrunc,fsync status=none 2>"$tmp.err" || ! truncate -s "$size" -- "$dst" 2>>"$tmp.err" ||
@@ -94,6 +113,10 @@ if ! dd if="$tmp" of="$dst" bs=65536 conv=notrunc,fsync status=none 2>"$tmp.err"
   recover "$dst" 2>/dev/null || fail "writing $dst in place failed ($why), and putting its old bytes back failed too: $k.bak holds them"
   fail "writing $dst in place failed ($why): its previous bytes were put back"
 fi
-rm -f -- "$k.journal" "$k.bak"
-chmod "$mode" -- "$dst"; [ -z "$owner" ] || chown -- "$owner" "$dst"
-echo "inplace $(sha "$dst")"`
+# The journal goes first (rm takes its operands in order): from then on the new bytes stand.
+rm -f -- "$k.journal" "$k.bak" "$tmp" "$tmp.err"
+trap - EXIT
+[ "$oldmode" = "$mode" ] || chmod "$mode" -- "$dst"
+[ -z "$owner" ] || chown -- "$owner" "$dst"
+# The sha256 checked just above, of the bytes now on disk.
+echo "inplace $want"`

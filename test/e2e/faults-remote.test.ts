@@ -217,8 +217,8 @@ exec '@REAL@' "$@"`)
       assert.equal(fixed.status, 0, JSON.stringify(fixed.json))
     })
   } finally {
-    // The SIGKILLed write script left its temp file in /etc, which the lab hosts share: only ours (our addresses).
-    await lab.exec('Host-1', ['sh', '-c', 'for f in /etc/hosts.mesh-*; do b=${f%.err}; grep -qF "$1" "$b" 2>/dev/null && rm -f -- "$f"; done; true', 'sh', `198.18.${lab.net}.`]).catch(() => undefined)
+    // The SIGKILLed write script left its temp file (and its .err) in /etc, which the lab hosts share: only ours (our addresses).
+    await lab.exec('Host-1', ['sh', '-c', 'for f in /etc/hosts.mesh-*; do case $f in *.err) continue ;; esac; grep -qF "$1" "$f" 2>/dev/null && rm -f -- "$f" "$f.err"; done; true', 'sh', `198.18.${lab.net}.`]).catch(() => undefined)
     await stopLab(lab)
   }
 })

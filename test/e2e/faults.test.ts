@@ -208,7 +208,7 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms:
 
 /** Files outside the lab dir that only a failed run of this suite can leave: our temp files in the shared /etc. */
 async function removeOurSharedTempFiles(c: Ctx) {
-  await c.lab.exec('Host-1', ['sh', '-c', 'for f in /etc/hosts.mesh-*; do b=${f%.err}; grep -qF "$1" "$b" 2>/dev/null && rm -f -- "$f"; done; true', 'sh', labNetPrefix(c.lab)]).catch(() => undefined)
+  await c.lab.exec('Host-1', ['sh', '-c', 'for f in /etc/hosts.mesh-*; do case $f in *.err) continue ;; esac; grep -qF "$1" "$f" 2>/dev/null && rm -f -- "$f" "$f.err"; done; true', 'sh', labNetPrefix(c.lab)]).catch(() => undefined)
 }
 
 test('faults e2e: unreachable hosts, changed host key, failing wg-quick, Ctrl-C, concurrent applies, odd /etc/hosts', {timeout: 300_000}, async (t) => {

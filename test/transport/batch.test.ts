@@ -153,7 +153,8 @@ describe('RemoteHost.batch', () => {
     mkdirSync(bin)
     const realMv = execFileSync('sh', ['-c', 'command -v mv'], {encoding: 'utf8'}).trim()
     writeFileSync(join(bin, 'mv'), `#!/bin/sh\ncase "$*" in *' ${join(files, 'hosts')}') echo "mv: cannot move: Device or resource busy" >&2; exit 1 ;; esac\nexec ${realMv} "$@"\n`, {mode: 0o755})
-    writeFileSync(join(files, 'hosts'), '127.0.0.1 localhost\n')
+    // 0600 before: the in-place write must leave it with the mode asked for.
+    writeFileSync(join(files, 'hosts'), '127.0.0.1 localhost\n', {mode: 0o600})
     const busyHost = new RemoteHost(new LocalTransport('busy', ['env', `PATH=${bin}:${process.env.PATH}`]), 'bmtest0')
     const hostsContent = '127.0.0.1 localhost\n# BEGIN beam-mesh wg0\n10.0.0.1 a\n# END beam-mesh wg0\n'
     const r = await busyHost.batch([
@@ -165,6 +166,28 @@ describe('RemoteHost.batch', () => {
     assert.deepEqual(r.outcome.wrote.get(1), {how: 'renamed', sha: r.want.get(1)})
     assert.equal(readFileSync(join(files, 'hosts'), 'utf8'), hostsContent)
     assert.equal(readFileSync(join(files, 'env.sh'), 'utf8'), 'export A=1\n')
+    assert.equal(statSync(join(files, 'hosts')).mode & 0o777, 0o644)
     assert.deepEqual(readdirSync(files).sort(), ['env.sh', 'hosts'], 'no temp file, backup or journal left')
+  })
+
+  it('a rename refused for another reason fails the step with mv\'s error: the target is untouched, no temp file stays', async () => {
+    const dir = tmpDir()
+    const files = join(dir, 'files')
+    mkdirSync(files)
+    const bin = join(dir, 'bin')
+    mkdirSync(bin)
+    const realMv = execFileSync('sh', ['-c', 'command -v mv'], {encoding: 'utf8'}).trim()
+    writeFileSync(join(bin, 'mv'), `#!/bin/sh\ncase "$*" in *' ${join(files, 'hosts')}') echo "mv: cannot move: Operation not permitted" >&2; exit 1 ;; esac\nexec ${realMv} "$@"\n`, {mode: 0o755})
+    writeFileSync(join(files, 'hosts'), '127.0.0.1 localhost\n')
+    const host = new RemoteHost(new LocalTransport('eperm', ['env', `PATH=${bin}:${process.env.PATH}`]), 'bmtest0')
+    const r = await host.batch([
+      {kind: 'write', path: join(files, 'hosts'), content: '10.0.0.1 a\n', mode: 0o644},
+      {kind: 'up'},
+    ])
+    assert.notEqual(r.code, 0)
+    assert.equal(r.outcome.started, 0, 'the write failed, so the step after it never started')
+    assert.match(r.stderr, /Operation not permitted/)
+    assert.equal(readFileSync(join(files, 'hosts'), 'utf8'), '127.0.0.1 localhost\n')
+    assert.deepEqual(readdirSync(files), ['hosts'], 'no temp file left')
   })
 })
