@@ -1,7 +1,8 @@
 // Prints how long `mesh apply` takes on 1, 4, 16 and 64 lab hosts (network namespaces with their own sshd on
 // this machine) beside the OpenSSH floor measured in the same lab and the same run (bench/lib/floor.ts): a cold
 // apply (nothing on the hosts) against one ssh per host writing the same files plus `wg-quick up`, and a no-op
-// re-apply against one ssh per host reading them plus `wg show`. Each figure is the median of a few rounds
+// re-apply against one ssh per host reading them plus `wg show`; and the same two scripts run by a bare node
+// process through ssh2 (bench/lib/ssh2-floor.mjs), the floor of any CLI built on node and ssh2. Each figure is the median of a few rounds
 // (BENCH_APPLY_ROUNDS, default 3); the hosts are put back to bare before every cold run, untimed. The ratios
 // mesh/floor are side by side, so they hold on a shared, busy machine better than the absolute times do; the
 // 1-minute load average after each size is printed with them. Figures only: nothing here asserts a timing.
@@ -12,7 +13,7 @@ import {join} from 'node:path'
 
 import {checkLabPrerequisites} from '../src/lab/index.js'
 import {emitBench, fmt, meshOk, median, printTable, withBenchLab} from './lib/common.js'
-import {resetHosts, runFloor, writeFloorScripts} from './lib/floor.js'
+import {resetHosts, runFloor, runSsh2Floor, writeFloorScripts} from './lib/floor.js'
 
 const ROUNDS = Math.max(1, Number(process.env.BENCH_APPLY_ROUNDS ?? 3))
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
@@ -26,6 +27,8 @@ interface Row {
   floorCold: number[]
   noop: number[]
   floorNoop: number[]
+  ssh2Cold: number[]
+  ssh2Noop: number[]
   load: number
 }
 
@@ -45,15 +48,18 @@ async function main() {
       const init = await meshOk(['init', ...common, '--out', out, '--json'], {home: lab.home})
       const ips = new Map((JSON.parse(init.stdout).hosts as {name: string; ipv4: string}[]).map((h) => [h.name, h.ipv4]))
       const floor = writeFloorScripts(lab, out, state, ips)
-      const r: Row = {n, up: lab.upMs, init: init.ms, cold: [], floorCold: [], noop: [], floorNoop: [], load: 0}
+      const r: Row = {n, up: lab.upMs, init: init.ms, cold: [], floorCold: [], noop: [], floorNoop: [], ssh2Cold: [], ssh2Noop: [], load: 0}
       for (let i = 0; i < ROUNDS; i++) {
         await resetHosts(lab)
         r.floorCold.push(await runFloor(floor.cold))
+        await resetHosts(lab)
+        r.ssh2Cold.push(await runSsh2Floor(floor.ssh2Cold))
         await resetHosts(lab)
         r.cold.push((await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})).ms)
         // The hosts now hold what mesh wrote: both sides read the same state.
         r.noop.push((await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})).ms)
         r.floorNoop.push(await runFloor(floor.noop))
+        r.ssh2Noop.push(await runSsh2Floor(floor.ssh2Noop))
       }
       r.load = loadavg()[0]
       console.error(`bench/apply: ${n} hosts done`)
@@ -63,19 +69,25 @@ async function main() {
   }
   const m = (xs: number[]) => median(xs)
   console.log(`mesh apply on lab hosts beside the OpenSSH floor (node ${process.version}, default --concurrency, wall time of`)
-  console.log(`the process, median of ${ROUNDS} rounds; "x floor" = mesh median / floor median, same lab, same run)`)
+  console.log(`the process, median of ${ROUNDS} rounds; "x floor" = mesh median / floor median, same lab, same run;`)
+  console.log('"node+ssh2": the same floor scripts run by a bare node process through ssh2, "x n+s" = mesh / that)')
+  const x = (a: number[], b: number[]) => (m(a) / m(b)).toFixed(2)
   printTable([
-    ['hosts', 'lab up', 'init', 'cold apply', 'floor', 'x floor', 'no-op re-apply', 'floor', 'x floor', 'load avg'],
+    ['hosts', 'lab up', 'init', 'cold apply', 'floor', 'x floor', 'node+ssh2', 'x n+s', 'no-op re-apply', 'floor', 'x floor', 'node+ssh2', 'x n+s', 'load avg'],
     ...rows.map((r) => [
       String(r.n),
       fmt(r.up),
       fmt(r.init),
       fmt(m(r.cold)),
       fmt(m(r.floorCold)),
-      (m(r.cold) / m(r.floorCold)).toFixed(2),
+      x(r.cold, r.floorCold),
+      fmt(m(r.ssh2Cold)),
+      x(r.cold, r.ssh2Cold),
       fmt(m(r.noop)),
       fmt(m(r.floorNoop)),
-      (m(r.noop) / m(r.floorNoop)).toFixed(2),
+      x(r.noop, r.floorNoop),
+      fmt(m(r.ssh2Noop)),
+      x(r.noop, r.ssh2Noop),
       r.load.toFixed(1),
     ]),
   ])
@@ -91,7 +103,18 @@ async function main() {
       noopMs: Math.round(m(r.noop)),
       floorNoopMs: Math.round(m(r.floorNoop)),
       noopVsFloor: +(m(r.noop) / m(r.floorNoop)).toFixed(2),
-      runs: {cold: r.cold.map(Math.round), floorCold: r.floorCold.map(Math.round), noop: r.noop.map(Math.round), floorNoop: r.floorNoop.map(Math.round)},
+      ssh2ColdMs: Math.round(m(r.ssh2Cold)),
+      coldVsSsh2: +(m(r.cold) / m(r.ssh2Cold)).toFixed(2),
+      ssh2NoopMs: Math.round(m(r.ssh2Noop)),
+      noopVsSsh2: +(m(r.noop) / m(r.ssh2Noop)).toFixed(2),
+      runs: {
+        cold: r.cold.map(Math.round),
+        floorCold: r.floorCold.map(Math.round),
+        ssh2Cold: r.ssh2Cold.map(Math.round),
+        noop: r.noop.map(Math.round),
+        floorNoop: r.floorNoop.map(Math.round),
+        ssh2Noop: r.ssh2Noop.map(Math.round),
+      },
       load1: +r.load.toFixed(2),
     })),
   })

@@ -7,10 +7,13 @@
 // - ping sweep: each host pings every other host's tunnel address (doctor's floor);
 // - ping sweep + one VM: the same, with an Erlang VM booted beside it on every host (`erl -eval 'halt().'`, with
 //   the flags doctor gives its short-lived VMs): the least that reading the BEAM's own view of the names costs.
+// The same cold and no-op scripts are also run by a bare Node process through ssh2 (bench/lib/ssh2-floor.mjs): the
+// floor of any CLI on Node and ssh2, which mesh is built on.
 // Payloads go on ssh's stdin (the private key and the cookie never in argv), from 0600 files in the bench's dir.
 import {spawn} from 'node:child_process'
 import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 import {SHORT_LIVED_VM_FLAGS} from '../../src/core/resolution-facts.js'
 import type {LabHost} from '../../src/lab/index.js'
@@ -38,6 +41,9 @@ export interface FloorScripts {
   noop: string
   ping: string
   pingVm: string
+  /** The node + ssh2 floor's specs (bench/lib/ssh2-floor.mjs): the same per-host cold and no-op scripts. */
+  ssh2Cold: string
+  ssh2Noop: string
 }
 
 /**
@@ -84,27 +90,44 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
       scripts[kind].push(`${sshCommand(lab, h)} sh -s < ${q(file)} > ${q(`${file}.out`)} 2>&1 & pids="$pids $!"`)
     }
   }
-  const top = (kind: keyof FloorScripts) => {
+  const ssh2Spec = (kind: 'cold' | 'noop') => {
+    const file = join(dir, `ssh2-${kind}.json`)
+    const hosts = lab.hosts.map((h) => ({address: h.address, port: h.sshPort, user: 'root', script: join(dir, `${kind}-${h.name}.sh`)}))
+    writeFileSync(file, JSON.stringify({identityFile: lab.result.identityFile, knownHostsFile: lab.result.knownHostsFile, hosts}), {mode: 0o600})
+    return file
+  }
+  const top = (kind: 'cold' | 'noop' | 'ping' | 'pingVm') => {
     const file = join(dir, `${kind}.sh`)
     writeFileSync(file, ['umask 077', 'pids=', ...scripts[kind], 'rc=0', 'for p in $pids; do wait "$p" || rc=1; done', 'exit $rc', ''].join('\n'), {mode: 0o600})
     chmodSync(file, 0o600)
     return file
   }
-  return {cold: top('cold'), noop: top('noop'), ping: top('ping'), pingVm: top('pingVm')}
+  return {cold: top('cold'), noop: top('noop'), ping: top('ping'), pingVm: top('pingVm'), ssh2Cold: ssh2Spec('cold'), ssh2Noop: ssh2Spec('noop')}
 }
 
 /** Runs a floor script (`sh FILE`) and returns its wall time; throws with the first host's output on failure. */
 export function runFloor(file: string, timeoutMs = 600_000): Promise<number> {
+  return timed(['sh', file], timeoutMs, `floor ${file}`, ` (each host's output is in ${file.replace(/\.sh$/, '')}-<host>.sh.out)`)
+}
+
+const SSH2_FLOOR = fileURLToPath(new URL('ssh2-floor.mjs', import.meta.url))
+
+/** Runs the node + ssh2 floor on a spec (FloorScripts.ssh2Cold/ssh2Noop) with this node; returns its wall time. */
+export function runSsh2Floor(spec: string, timeoutMs = 600_000): Promise<number> {
+  return timed([process.execPath, SSH2_FLOOR, spec], timeoutMs, `node + ssh2 floor ${spec}`, '')
+}
+
+function timed(argv: string[], timeoutMs: number, what: string, hint: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
-    const child = spawn('sh', [file], {stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs})
+    const child = spawn(argv[0], argv.slice(1), {stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs})
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.on('error', reject)
     child.on('close', (status) => {
       const ms = performance.now() - t0
       if (status === 0) resolve(ms)
-      else reject(new Error(`floor ${file} exited ${status}: ${stderr.slice(0, 400)} (each host's output is in ${file.replace(/\.sh$/, '')}-<host>.sh.out)`))
+      else reject(new Error(`${what} exited ${status}: ${stderr.slice(0, 400)}${hint}`))
     })
   })
 }

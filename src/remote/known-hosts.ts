@@ -58,10 +58,19 @@ export function knownHostsName(host: string, port: number): string {
   return port === 22 ? h : `[${h}]:${port}`
 }
 
+/** Compiled globs: every host of a fleet is checked against every known_hosts line, so each pattern is compiled once. */
+const globs = new Map<string, RegExp>()
+
 /** OpenSSH-style glob: `*` any run, `?` one character; case-insensitive like hostnames. */
 export function matchPattern(pattern: string, s: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
-  return new RegExp(`^${re}$`, 'i').test(s)
+  // Most lines name one host or address: no glob to compile.
+  if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === s.toLowerCase()
+  let re = globs.get(pattern)
+  if (!re) {
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i')
+    globs.set(pattern, re)
+  }
+  return re.test(s)
 }
 
 /**

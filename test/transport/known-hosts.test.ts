@@ -53,6 +53,21 @@ describe('known_hosts parsing', () => {
     assert.ok(!matchPatternList('[h]:22', 'h'))
   })
 
+  it('matches a name without wildcards exactly, ignoring case; the same glob twice gives the same answers', () => {
+    assert.ok(matchPatternList('Host-1', 'host-1'))
+    assert.ok(!matchPatternList('10.0.0.1', '10.0.0.11'))
+    assert.ok(!matchPatternList('10.0.0.1', '10.0.0.1.'))
+    assert.ok(matchPatternList('[10.0.0.1]:2222', '[10.0.0.1]:2222'))
+    assert.ok(!matchPatternList('[10.0.0.1]:2222', '[10.0.0.1]:22'))
+    // `.` in a name is a dot, not any character.
+    assert.ok(!matchPatternList('10.0.0.1', '10a0b0c1'))
+    for (let i = 0; i < 2; i++) {
+      assert.ok(matchPatternList('10.0.0.?', '10.0.0.7'))
+      assert.ok(!matchPatternList('10.0.0.?', '10.0.0.17'))
+      assert.ok(!matchPatternList('10.0.0.*', '10a0.0.7'))
+    }
+  })
+
   it('matches hashed entries (HMAC-SHA1 over the name) and only the right name', () => {
     const line = formatKnownHostsLine('[127.0.0.1]:2222', a.blob, {hashed: true})
     assert.match(line, /^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+ ssh-ed25519 /)
