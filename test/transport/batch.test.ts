@@ -18,6 +18,21 @@ import {tmpDir} from '../support/helpers.js'
 const host = new RemoteHost(new LocalTransport('local'), 'bmtest0')
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
+/**
+ * A folder `files` and a local host whose mv refuses any move onto files/hosts with `mv: cannot move: <error>`, as
+ * the kernel does for a bind-mounted target (EBUSY); other moves go to the real mv.
+ */
+function refusingMv(name: string, error: string): {files: string; host: RemoteHost} {
+  const dir = tmpDir()
+  const files = join(dir, 'files')
+  mkdirSync(files)
+  const bin = join(dir, 'bin')
+  mkdirSync(bin)
+  const realMv = execFileSync('sh', ['-c', 'command -v mv'], {encoding: 'utf8'}).trim()
+  writeFileSync(join(bin, 'mv'), `#!/bin/sh\ncase "$*" in *' ${join(files, 'hosts')}') echo "mv: cannot move: ${error}" >&2; exit 1 ;; esac\nexec ${realMv} "$@"\n`, {mode: 0o755})
+  return {files, host: new RemoteHost(new LocalTransport(name, ['env', `PATH=${bin}:${process.env.PATH}`]), 'bmtest0')}
+}
+
 describe('RemoteHost.batch', () => {
   it('writes every file with its own bytes and mode, removes, runs, and reports each step', async () => {
     const dir = tmpDir()
@@ -145,17 +160,10 @@ describe('RemoteHost.batch', () => {
   })
 
   it('a rename refused as busy (a bind-mounted file) is written in place by the whole script; no temp file stays', async () => {
-    const dir = tmpDir()
     // mv refuses any move onto `hosts` as the kernel does for a bind-mounted target.
-    const files = join(dir, 'files')
-    mkdirSync(files)
-    const bin = join(dir, 'bin')
-    mkdirSync(bin)
-    const realMv = execFileSync('sh', ['-c', 'command -v mv'], {encoding: 'utf8'}).trim()
-    writeFileSync(join(bin, 'mv'), `#!/bin/sh\ncase "$*" in *' ${join(files, 'hosts')}') echo "mv: cannot move: Device or resource busy" >&2; exit 1 ;; esac\nexec ${realMv} "$@"\n`, {mode: 0o755})
+    const {files, host: busyHost} = refusingMv('busy', 'Device or resource busy')
     // 0600 before: the in-place write must leave it with the mode asked for.
     writeFileSync(join(files, 'hosts'), '127.0.0.1 localhost\n', {mode: 0o600})
-    const busyHost = new RemoteHost(new LocalTransport('busy', ['env', `PATH=${bin}:${process.env.PATH}`]), 'bmtest0')
     const hostsContent = '127.0.0.1 localhost\n# BEGIN beam-mesh wg0\n10.0.0.1 a\n# END beam-mesh wg0\n'
     const r = await busyHost.batch([
       {kind: 'write', path: join(files, 'hosts'), content: hostsContent, mode: 0o644},
@@ -171,15 +179,8 @@ describe('RemoteHost.batch', () => {
   })
 
   it('a rename refused for another reason fails the step with mv\'s error: the target is untouched, no temp file stays', async () => {
-    const dir = tmpDir()
-    const files = join(dir, 'files')
-    mkdirSync(files)
-    const bin = join(dir, 'bin')
-    mkdirSync(bin)
-    const realMv = execFileSync('sh', ['-c', 'command -v mv'], {encoding: 'utf8'}).trim()
-    writeFileSync(join(bin, 'mv'), `#!/bin/sh\ncase "$*" in *' ${join(files, 'hosts')}') echo "mv: cannot move: Operation not permitted" >&2; exit 1 ;; esac\nexec ${realMv} "$@"\n`, {mode: 0o755})
+    const {files, host} = refusingMv('eperm', 'Operation not permitted')
     writeFileSync(join(files, 'hosts'), '127.0.0.1 localhost\n')
-    const host = new RemoteHost(new LocalTransport('eperm', ['env', `PATH=${bin}:${process.env.PATH}`]), 'bmtest0')
     const r = await host.batch([
       {kind: 'write', path: join(files, 'hosts'), content: '10.0.0.1 a\n', mode: 0o644},
       {kind: 'up'},
