@@ -108,9 +108,11 @@ test('network.keys: host: migration, init, adding a host, rotation, changed key;
     assert.equal(plan.status, 0, plan.stdout + plan.stderr)
     assert.match(plan.stdout, new RegExp(`${h1}: moves to a key made on the host.*keys/${h1}\\.key is then deleted from the state dir`))
     assert.deepEqual(await hostKeys(lab, h1), [], 'a plan makes nothing on the host')
-    const p = await pingDuring(lab, h1, meshIp(lab, h2), async () => void (await apply()))
-    console.log(`MIGRATION local->host (ping every 50 ms): ${p.lost}/${p.sent} lost`)
-    assert.ok(p.lost * 50 < 1000, `lost ${p.lost} packets (>= 1 s)`)
+    let out = ''
+    const p = await pingDuring(lab, h1, meshIp(lab, h2), async () => void (out = (await apply()).stdout))
+    console.log(`MIGRATION local->host (ping every 50 ms): ${p.lost}/${p.sent} lost; ${p.timeline}`)
+    // On failure: when the pings were lost against when apply ran, and apply's plan and steps for each host.
+    assert.ok(p.lost * 50 < 1000, `lost ${p.lost} packets (>= 1 s): ${p.timeline}\napply said:\n${out}`)
     const st = stateOf(lab)
     assert.equal(st.keys, 'host')
     for (const h of [h1, h2]) {
@@ -139,9 +141,10 @@ test('network.keys: host: migration, init, adding a host, rotation, changed key;
     const conf1 = readFileSync(join(out, h1, 'wg0.conf'), 'utf8')
     assert.match(conf1, /^PrivateKey = \{host-key\}$/m)
     assert.doesNotMatch(conf1, new RegExp(`# ${h3}`), 'no peer entry without a public key')
-    const p = await pingDuring(lab, h1, meshIp(lab, h2), async () => void (await apply()))
+    let said = ''
+    const p = await pingDuring(lab, h1, meshIp(lab, h2), async () => void (said = (await apply()).stdout))
     console.log(`ADD HOST in host mode (ping every 50 ms): ${p.lost}/${p.sent} lost`)
-    assert.equal(p.lost, 0)
+    assert.equal(p.lost, 0, `${p.timeline}\napply said:\n${said}`)
     assert.equal(stateOf(lab).hosts[h3].publicKey, await pubOnHost(lab, h3))
     await remember([h3])
     await pingsAll(lab, [h1, h2, h3])
@@ -149,13 +152,15 @@ test('network.keys: host: migration, init, adding a host, rotation, changed key;
 
   await t.test('rotate-keys makes the new key on the host; peers switch first; committed on the host', async () => {
     const before = stateOf(lab).hosts[h2].publicKey
+    let out = ''
     const p = await pingDuring(lab, h1, meshIp(lab, h2), async () => {
       const r = await mesh(['rotate-keys', h2, '-i', inv, '--yes', '--no-diff'])
       assert.equal(r.status, 0, r.stdout + r.stderr)
       assert.match(r.stdout, /done, new keys committed/)
+      out = r.stdout
     })
-    console.log(`ROTATION in host mode (ping every 50 ms): ${p.lost}/${p.sent} lost`)
-    assert.ok(p.lost * 50 < 1000, `lost ${p.lost} packets (>= 1 s)`)
+    console.log(`ROTATION in host mode (ping every 50 ms): ${p.lost}/${p.sent} lost; ${p.timeline}`)
+    assert.ok(p.lost * 50 < 1000, `lost ${p.lost} packets (>= 1 s): ${p.timeline}\nrotate-keys said:\n${out}`)
     const st = stateOf(lab)
     assert.notEqual(st.hosts[h2].publicKey, before)
     assert.equal(st.hosts[h2].pendingPublicKey, undefined)

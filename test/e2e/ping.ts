@@ -13,15 +13,37 @@ export interface PingCount {
   sent: number
   lost: number
   maxRttMs: number
+  /**
+   * For a failure message: the lost sequence numbers as ranges, and when the change ran, both in ms since the ping
+   * started (a sequence number is ~50 ms), e.g. "lost seq 41-86 (2050-4300 ms); change ran 1010-3900 ms".
+   */
+  timeline: string
+}
+
+/** 3,4,5,9 -> "3-5, 9". */
+function ranges(seqs: number[]): string {
+  const out: string[] = []
+  for (let i = 0; i < seqs.length; i++) {
+    let j = i
+    while (j + 1 < seqs.length && seqs[j + 1] === seqs[j] + 1) j++
+    out.push(i === j ? `${seqs[i]}` : `${seqs[i]}-${seqs[j]}`)
+    i = j
+  }
+  return out.join(', ')
 }
 
 export async function pingDuring(lab: Lab, from: string, to: string, change: () => Promise<void>): Promise<PingCount> {
   const pidFile = join(lab.dir, `ping-${process.pid}-${Date.now()}.pid`)
   const ping = lab.exec(from, ['sh', '-c', 'echo $$ > "$1"; exec ping -n -i 0.05 -W 5 -w 600 "$2"', 'sh', pidFile, to], {timeoutMs: 660_000})
+  let started = Date.now()
+  let changeRan = ''
   try {
     for (let i = 0; i < 200 && !existsSync(pidFile); i++) await sleep(50)
+    started = Date.now()
     await sleep(1000)
+    const from = Date.now() - started
     await change()
+    changeRan = `${from}-${Date.now() - started} ms`
     await sleep(1000)
   } finally {
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0
@@ -33,5 +55,9 @@ export async function pingDuring(lab: Lab, from: string, to: string, change: () 
   if (!answered.size) throw new Error(`no ping from ${from} to ${to} was answered:\n${out}`)
   const last = Math.max(...answered)
   const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]))
-  return {sent: last, lost: last - answered.size, maxRttMs: Math.max(...times)}
+  const lostSeqs = Array.from({length: last}, (_, i) => i + 1).filter((q) => !answered.has(q))
+  const at = (q: number) => (q - 1) * 50
+  const lostAt = lostSeqs.length === 0 ? '' : lostSeqs.length === 1 ? ` (${at(lostSeqs[0])} ms)` : ` (${at(lostSeqs[0])}-${at(lostSeqs.at(-1)!)} ms)`
+  const timeline = `lost seq ${ranges(lostSeqs) || 'none'}${lostAt}; change ran ${changeRan || 'until it failed'}`
+  return {sent: last, lost: last - answered.size, maxRttMs: Math.max(...times), timeline}
 }
