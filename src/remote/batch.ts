@@ -65,7 +65,8 @@ while [ $# -gt 0 ]; do
          { [ -d "\${1%/*}" ] || mkdir -p -m 0700 -- "\${1%/*}" 2>/dev/null; } && ! leftovers "$1" && t=$(mktemp -- "$1.mesh-XXXXXX" 2>/dev/null); then
          [ "$4" -eq 0 ] || dd bs="$4" count=1 of="$t" <&3 2>"$all.err" || { echo "writing $1 failed: $(cat "$all.err")" >&2; exit 1; }
          [ "$2" = 600 ] || chmod "$2" -- "$t" || exit 1
-         if mv -f -- "$t" "$1" 2>"$all.err"; then
+         # mv's error in English whatever the host's locale: the whole script looks for "busy" in it.
+         if LC_ALL=C mv -f -- "$t" "$1" 2>"$all.err"; then
            t=; printf '${MARK} wrote %s renamed ' "$i"; sha256sum < "$1" || echo
          else
            # Rename refused (a bind-mounted file: EBUSY): the whole script writes in place from this temp file (its

@@ -85,16 +85,17 @@ else
   chmod "$mode" -- "$tmp"
   # Without an owner the file stays its creator's: root (sudo), or the user itself where tests run unprivileged.
   [ -z "$owner" ] || chown -- "$owner" "$tmp"
-  if mv -f -- "$tmp" "$dst" 2>"$tmp.err"; then echo "renamed $(sha "$dst")"; exit 0; fi
+  if LC_ALL=C mv -f -- "$tmp" "$dst" 2>"$tmp.err"; then echo "renamed $(sha "$dst")"; exit 0; fi
   IFS= read -r why < "$tmp.err" || true
 fi
-# Only a busy target (a bind mount) is written in place. mv's error is one line, read by the shell (not grep).
+# Only a busy target (a bind mount) is written in place. mv's error (LC_ALL=C: in English whatever the host's
+# locale) is one line, read by the shell (not grep).
 case $why in *[Bb][Uu][Ss][Yy]*) ;; *) echo "$why" >&2; exit 1 ;; esac
 # In place. One stat: the journal's name (device and inode, as journal_of), the old size and mode.
 st=$(stat -L -c '%d-%i %s %a' -- "$dst") || fail "cannot read the size and mode of $dst: nothing was written"
 set -- $st; oldsize=$2; oldmode=$3
 # First the space: ENOSPC here leaves the file as it was.
-if [ "$size" -gt "$oldsize" ] && ! fallocate -n -l "$size" -- "$dst" 2>"$tmp.err"; then
+if [ "$size" -gt "$oldsize" ] && ! LC_ALL=C fallocate -n -l "$size" -- "$dst" 2>"$tmp.err"; then
   ! grep -qi 'space' "$tmp.err" || fail "no space left on the device of $dst for its $size new bytes: nothing was written (free some space there, then re-run)"
 fi
 k="$dst.mesh-inplace-$1"

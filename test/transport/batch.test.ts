@@ -20,17 +20,19 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
 /**
  * A folder `files` and a local host whose mv refuses any move onto files/hosts with `mv: cannot move: <error>`, as
- * the kernel does for a bind-mounted target (EBUSY); other moves go to the real mv.
+ * the kernel does for a bind-mounted target (EBUSY); other moves go to the real mv. Like GNU mv under a German
+ * locale (the host's LANG), it says `localized` instead unless LC_ALL=C.
  */
-function refusingMv(name: string, error: string): {files: string; host: RemoteHost} {
+function refusingMv(name: string, error: string, localized: string): {files: string; host: RemoteHost} {
   const dir = tmpDir()
   const files = join(dir, 'files')
   mkdirSync(files)
   const bin = join(dir, 'bin')
   mkdirSync(bin)
   const realMv = execFileSync('sh', ['-c', 'command -v mv'], {encoding: 'utf8'}).trim()
-  writeFileSync(join(bin, 'mv'), `#!/bin/sh\ncase "$*" in *' ${join(files, 'hosts')}') echo "mv: cannot move: ${error}" >&2; exit 1 ;; esac\nexec ${realMv} "$@"\n`, {mode: 0o755})
-  return {files, host: new RemoteHost(new LocalTransport(name, ['env', `PATH=${bin}:${process.env.PATH}`]), 'bmtest0')}
+  const say = `if [ "\${LC_ALL:-}" = C ]; then echo "mv: cannot move: ${error}" >&2; else echo "mv: ${localized}" >&2; fi`
+  writeFileSync(join(bin, 'mv'), `#!/bin/sh\ncase "$*" in *' ${join(files, 'hosts')}') ${say}; exit 1 ;; esac\nexec ${realMv} "$@"\n`, {mode: 0o755})
+  return {files, host: new RemoteHost(new LocalTransport(name, ['env', '-u', 'LC_ALL', 'LANG=de_DE.UTF-8', `PATH=${bin}:${process.env.PATH}`]), 'bmtest0')}
 }
 
 describe('RemoteHost.batch', () => {
@@ -160,8 +162,8 @@ describe('RemoteHost.batch', () => {
   })
 
   it('a rename refused as busy (a bind-mounted file) is written in place by the whole script; no temp file stays', async () => {
-    // mv refuses any move onto `hosts` as the kernel does for a bind-mounted target.
-    const {files, host: busyHost} = refusingMv('busy', 'Device or resource busy')
+    // mv refuses any move onto `hosts` as the kernel does for a bind-mounted target, in German unless LC_ALL=C.
+    const {files, host: busyHost} = refusingMv('busy', 'Device or resource busy', 'Das Gerät oder die Ressource ist belegt')
     // 0600 before: the in-place write must leave it with the mode asked for.
     writeFileSync(join(files, 'hosts'), '127.0.0.1 localhost\n', {mode: 0o600})
     const hostsContent = '127.0.0.1 localhost\n# BEGIN beam-mesh wg0\n10.0.0.1 a\n# END beam-mesh wg0\n'
@@ -179,7 +181,7 @@ describe('RemoteHost.batch', () => {
   })
 
   it('a rename refused for another reason fails the step with mv\'s error: the target is untouched, no temp file stays', async () => {
-    const {files, host} = refusingMv('eperm', 'Operation not permitted')
+    const {files, host} = refusingMv('eperm', 'Operation not permitted', 'Die Operation ist nicht erlaubt')
     writeFileSync(join(files, 'hosts'), '127.0.0.1 localhost\n')
     const r = await host.batch([
       {kind: 'write', path: join(files, 'hosts'), content: '10.0.0.1 a\n', mode: 0o644},
