@@ -7,10 +7,14 @@ import type {RunResult} from './transport.js'
 /** `sudo -n` never prompts: with no NOPASSWD rule it fails fast with this text instead of hanging. */
 const SUDO_PASSWORD = /a password is required|a terminal is required/i
 
-/** The argv actually sent: `sudo -n -- argv` for a non-root user asking for root. */
+/**
+ * The argv actually sent: `env LC_ALL=C sudo -n -- argv` for a non-root user asking for root. The C locale makes
+ * sudo say SUDO_PASSWORD's words in English whatever the host's language (a German sudo says "Ein Passwort ist
+ * notwendig"), so that failure is named with its fix everywhere; sudo keeps LC_ALL for the command too.
+ */
 export function withSudo(argv: readonly string[], user: string, sudo: boolean | undefined): readonly string[] {
   if (!sudo || user === 'root') return argv
-  return ['sudo', '-n', '--', ...argv]
+  return ['env', 'LC_ALL=C', 'sudo', '-n', '--', ...argv]
 }
 
 export function isSudoPasswordFailure(result: RunResult): boolean {

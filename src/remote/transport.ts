@@ -5,7 +5,7 @@ import type {Duplex} from 'node:stream'
 export interface RunOptions {
   /** Bytes for the command's stdin: the only way secrets travel. */
   stdin?: string | Buffer
-  /** Run as root: prefixed with `sudo -n` when the SSH user is not root. */
+  /** Run as root: prefixed with `sudo -n` (in the C locale) when the SSH user is not root. */
   sudo?: boolean
   timeoutMs?: number
 }

@@ -1,5 +1,6 @@
 // e2e (issue 8): `sudo` needing a password. Host-2 is reached as a non-root user, meshop, whose sudo asks for a
-// password: `mesh apply` must fail that host at once (never wait for a prompt) with a message naming the user and the
+// password (in German: meshop's language is German): `mesh apply` must fail that host at once (never wait for a
+// prompt) with a message naming the user and the
 // fix (NOPASSWD or root), apply the other hosts, leave Host-2 untouched and exit 1; with NOPASSWD the re-run applies
 // Host-2 through `sudo -n` and the mesh pings. The machine's own /etc/passwd, /etc/shadow, /etc/group and /etc/sudoers
 // are never changed: Host-2 gets private copies, bind-mounted in its own mount namespace only.
@@ -126,7 +127,11 @@ test('e2e: sudo asking a password on one host: that host fails clearly and untou
     const etc = join(lab.dir, 'meshop-etc')
     mkdirSync(etc, {mode: 0o755})
     const withLine = (file: string, line: string) => `${readFileSync(file, 'utf8').replace(/\n?$/, '\n')}${line}\n`
-    writeFileSync(join(etc, 'passwd'), withLine('/etc/passwd', `${USER}:x:${id}:${id}:beam-mesh sudo e2e:${home}:/bin/sh`), {mode: 0o644})
+    // meshop's login shell makes Host-2 a host whose language is German (gettext reads LANGUAGE in any locale but C):
+    // its sudo then refuses in German, and the CLI must still name the failure and its fix.
+    const shell = join(lab.dir, 'meshop-shell')
+    writeFileSync(shell, '#!/bin/sh\nexport LANGUAGE=de LC_ALL=C.UTF-8\nexec /bin/sh "$@"\n', {mode: 0o755})
+    writeFileSync(join(etc, 'passwd'), withLine('/etc/passwd', `${USER}:x:${id}:${id}:beam-mesh sudo e2e:${home}:${shell}`), {mode: 0o644})
     // `*`: no password can match (so sudo's own check can never pass), yet the account is not locked (`!`), which
     // sshd (UsePAM no) would refuse.
     writeFileSync(join(etc, 'shadow'), withLine('/etc/shadow', `${USER}:*:19000:0:99999:7:::`), {mode: 0o600})
@@ -163,7 +168,9 @@ test('e2e: sudo asking a password on one host: that host fails clearly and untou
     // The fault itself, as the CLI will meet it: `sudo -n` refuses at once.
     const probe = await asMeshop('sudo -n true')
     assert.equal(probe.status, 1, `sudo -n as ${USER}: ${probe.stdout}${probe.stderr}`)
-    assert.match(probe.stderr, /a password is required/)
+    // In German where sudo's German messages are installed (Debian's sudo package has them).
+    const german = existsSync('/usr/share/locale/de/LC_MESSAGES/sudo.mo')
+    assert.match(probe.stderr, german ? /Ein Passwort ist notwendig/ : /a password is required/)
 
     // --- the inventory: Host-2 over ssh as meshop ----------------------------------------------------------------------
     const inventory = join(lab.dir, 'sudo-inventory.yaml')

@@ -6,7 +6,7 @@ import {withSudo} from '../../src/remote/result.js'
 import type {RunOptions, RunResult, Transport} from '../../src/remote/transport.js'
 
 export interface FakeCall {
-  /** The argv as the host would see it (with `sudo -n --` when applicable). */
+  /** The argv as the host would see it (with `env LC_ALL=C sudo -n --` when applicable). */
   argv: readonly string[]
   /** The argv the caller passed. */
   requested: readonly string[]

@@ -76,14 +76,14 @@ describe('pool over real ssh', () => {
 describe('FakeTransport', () => {
   it('records calls, applies sudo like the real transport, answers from a table', async () => {
     const t = new FakeTransport('host-a', scripted([
-      ['sudo -n -- wg show', ok('interface: wg0\n')],
+      ['env LC_ALL=C sudo -n -- wg show', ok('interface: wg0\n')],
       ['cat', (_argv, stdin) => ok(stdin)],
-      ['sudo -n -- needs', fail(1, 'sudo: a password is required\n')],
+      ['env LC_ALL=C sudo -n -- needs', fail(1, 'sudo: a password is required\n')],
     ]), {user: 'deploy'})
     assert.equal((await t.run(['wg', 'show'], {sudo: true})).stdout, 'interface: wg0\n')
     assert.equal((await t.run(['cat'], {stdin: Buffer.from('x')})).stdout, 'x')
     assert.equal((await t.run(['nothing'])).code, 127)
-    assert.deepEqual(t.commands(), ['sudo -n -- wg show', 'cat', 'nothing'])
+    assert.deepEqual(t.commands(), ['env LC_ALL=C sudo -n -- wg show', 'cat', 'nothing'])
     assert.deepEqual(t.calls[0].requested, ['wg', 'show'])
     const r = await t.run(['needs'], {sudo: true})
     assert.throws(() => assertOk(r, t, ['needs']), (e: unknown) => e instanceof UserError && /configure NOPASSWD sudo for deploy/.test((e).fix!))

@@ -181,28 +181,29 @@ describe('sudo', () => {
   before(async () => {
     srv.exec = (command, stream) => {
       if (command.includes('needs-password')) {
-        stream.stderr.write('sudo: a password is required\n')
+        // A host whose language is German: sudo speaks English only under LC_ALL=C.
+        stream.stderr.write(command.startsWith('env LC_ALL=C sudo -n -- ') ? 'sudo: a password is required\n' : 'sudo: Ein Passwort ist notwendig\n')
         stream.exit(1)
         return stream.end()
       }
       // Strip our sudo prefix and run the rest, so the test sees what the host would run.
-      shellExec(command.replace(/^sudo -n -- /, ''), stream)
+      shellExec(command.replace(/^env LC_ALL=C sudo -n -- /, ''), stream)
     }
     deploy = await dial({}, target(srv.port, 'deploy'))
     root = await dial()
   })
   after(() => void (srv.exec = shellExec))
 
-  it('prefixes sudo -n -- for a non-root user only', async () => {
+  it('prefixes sudo -n -- (in the C locale) for a non-root user only', async () => {
     await deploy.run(['id', '-u'], {sudo: true})
-    assert.equal(srv.execs.at(-1), 'sudo -n -- id -u')
+    assert.equal(srv.execs.at(-1), 'env LC_ALL=C sudo -n -- id -u')
     await root.run(['id', '-u'], {sudo: true})
     assert.equal(srv.execs.at(-1), 'id -u')
     await deploy.run(['id', '-u'])
     assert.equal(srv.execs.at(-1), 'id -u')
   })
 
-  it('returns the password failure, and assertOk explains NOPASSWD', async () => {
+  it('returns the password failure, and assertOk explains NOPASSWD, whatever the host\'s language', async () => {
     const r = await deploy.run(['needs-password'], {sudo: true})
     assert.equal(r.code, 1)
     assert.throws(() => assertOk(r, deploy, ['needs-password']),
