@@ -15,7 +15,7 @@ import {defaultStateDir} from '../state/store.js'
 import {beamFilesFor} from './beam-files.js'
 import type {Connector} from './connect.js'
 import {DEFAULT_CONCURRENCY, mapLimit} from './limit.js'
-import {LoadedMesh, loadMesh} from './mesh.js'
+import {LoadedMesh, loadMesh, readInventory} from './mesh.js'
 import {executeHostPlan} from './apply-host.js'
 import {ApplyOptions, ApplyProgress, ApplyResult, ApplySession, HostResult, HostSession, silentProgress} from './apply-types.js'
 import {runLifecycle} from './lifecycle.js'
@@ -40,14 +40,16 @@ export async function prepareApply(
   progress: ApplyProgress = silentProgress,
 ): Promise<ApplySession> {
   // Bad input is refused before anything is made (not even the lock); then the lock comes before the first
-  // write (state.json, new keys), so a refused apply has changed nothing.
-  if (!opts.dryRun) loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: false, preview: true})
+  // write (state.json, new keys), so a refused apply has changed nothing. The inventory is read once, before the
+  // lock (as init does); the state is read again under it.
+  const inventory = readInventory(opts.inventoryFile)
+  if (!opts.dryRun) loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: false, preview: true, inventory})
   const lock: Lock = opts.dryRun ? {release() {}} : lockStateDir(opts.stateDir ?? defaultStateDir(opts.inventoryFile), 'apply')
   let loaded: LoadedMesh
   let targets: Set<string>
   let connect: Connector
   try {
-    loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: !opts.dryRun, preview: opts.dryRun})
+    loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: !opts.dryRun, preview: opts.dryRun, inventory})
     connect = makeConnector(loaded.inventory)
     targets = new Set(selectHosts(loaded.mesh.hosts, opts.hosts).map((h) => h.name))
   } catch (e) {
