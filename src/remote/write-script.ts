@@ -68,14 +68,12 @@ dir=\${dst%/*}; [ -n "$dir" ] || dir=/
 ! leftovers "$dst" || recover "$dst"
 k=''
 cleanup() { rm -f -- "$tmp" "$tmp.err"; [ -z "$k" ] || [ -e "$k.journal" ] || rm -f -- "$k.bak" "$k.tmp"; }
+tmp=\${src:-$(mktemp -- "$dst.mesh-XXXXXX")}
+trap cleanup EXIT
 why=
 if [ -n "$src" ]; then
-  tmp=$src
-  trap cleanup EXIT
   IFS= read -r why || true
 else
-  tmp=$(mktemp -- "$dst.mesh-XXXXXX")
-  trap cleanup EXIT
   cat > "$tmp"
   # A lost connection also ends stdin early: never install a truncated file.
   if [ "$(sha "$tmp")" != "$want" ]; then
