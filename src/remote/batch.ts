@@ -10,8 +10,8 @@
 // folder, no interrupted in-place write beside it): a temp file beside the target, its bytes, its mode, a rename,
 // and the sha256 of what is now on disk. Anything else, or a rename that fails (EBUSY on a bind-mounted
 // /etc/hosts), goes to WRITE_SCRIPT, the single-command form, with its owner checks and in-place journal. Every
-// program started costs a few milliseconds on a small host: the short path starts four or five per file, the
-// whole script a dozen.
+// program started costs a few milliseconds on a small host: the short path starts three per file (dd, mv,
+// sha256sum; the shell itself makes the temp file, with its mode), the whole script a dozen.
 import {createHash} from 'node:crypto'
 
 import {holdsHostKeyPlaceholder} from './host-key-script.js'
@@ -28,6 +28,13 @@ export type BatchOp =
   | {kind: 'verify'}
 
 const MARK = '@@beam-mesh'
+
+/**
+ * mkfile FILE MODE (under the batch's umask 077): makes FILE, empty, and fails if anything is there by that name,
+ * a dangling symlink too (noclobber opens it O_CREAT|O_EXCL, as mktemp does, with no program started). Modes 600
+ * and 644 come from the umask (no chmod); the caller sets any other mode.
+ */
+export const MKFILE_FUNCTION = `mkfile() { case $2 in 644) umask 022 ;; esac; set -C; { true > "$1"; } 2>/dev/null; r=$?; set +C; umask 077; return $r; }`
 
 /**
  * $1 write script, $2 the keyed write script (network.keys: host: the host puts its own key into the config; empty
@@ -51,6 +58,7 @@ if [ "$size" -gt 0 ]; then
     echo "the files arrived damaged (sha256 differs); nothing was written" >&2; exit 1
   fi
 fi
+${MKFILE_FUNCTION}
 # write_whole DST MODE OWNER SIZE SHA: the single-command form, its bytes on stdin; prints the step's wrote line.
 write_whole() { out=$(sh -c "$s" mesh "$@") || exit 1; printf '${MARK} wrote %s %s\\n' "$i" "$(echo $out)"; }
 i=0
@@ -60,11 +68,14 @@ while [ $# -gt 0 ]; do
   case $op in
     w|k) s=$ws; [ "$op" = w ] || s=$wk
        # An absolute path below a folder; that folder is made as the whole script makes it (mode 0700; the parents by
-       # the umask above). mktemp makes the temp file 0600, so chmod runs only for another mode.
+       # the umask above). The temp file's name holds this shell's pid and the step, so it is new: if anything is there
+       # by that name (left by a killed run), the whole script writes instead. t is set first, so a kill right after
+       # mkfile still removes it, and cleared when mkfile failed: what was there is not ours to remove.
        if [ "$op" = w ] && [ -z "$3" ] && [ ! -L "$1" ] && [ ! -d "$1" ] && case $1 in /?*/*) true ;; *) false ;; esac &&
-         { [ -d "\${1%/*}" ] || mkdir -p -m 0700 -- "\${1%/*}" 2>/dev/null; } && ! leftovers "$1" && t=$(mktemp -- "$1.mesh-XXXXXX" 2>/dev/null); then
+         { [ -d "\${1%/*}" ] || mkdir -p -m 0700 -- "\${1%/*}" 2>/dev/null; } && ! leftovers "$1" &&
+         { t="$1.mesh-$$-$i"; mkfile "$t" "$2" || { t=; false; }; }; then
          [ "$4" -eq 0 ] || dd bs="$4" count=1 of="$t" <&3 2>"$all.err" || { echo "writing $1 failed: $(cat "$all.err")" >&2; exit 1; }
-         [ "$2" = 600 ] || chmod "$2" -- "$t" || exit 1
+         case $2 in 600|644) ;; *) chmod "$2" -- "$t" || exit 1 ;; esac
          # mv's error in English whatever the host's locale: the whole script looks for "busy" in it.
          if LC_ALL=C mv -f -- "$t" "$1" 2>"$all.err"; then
            t=; printf '${MARK} wrote %s renamed ' "$i"; sha256sum < "$1" || echo

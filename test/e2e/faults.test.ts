@@ -169,31 +169,31 @@ const unblockSsh = (c: Ctx, host: string) => c.lab.exec(host, ['nft', 'delete', 
 
 /**
  * A deterministic pause in the middle of an apply: on one host only (a bind mount in its private mount namespace),
- * the first `mktemp` for a file write's temp file creates `marker`, sleeps, then writes `marker/done`. Other calls
- * (a login shell's rc files may use mktemp too, e.g. pyenv's rehash) pass straight through.
+ * the first `dd` into a file write's temp file (the batch's short path: `dd ... of=FILE.mesh-...`, after the temp
+ * file is made and before its bytes go in) creates `marker`, sleeps, then writes `marker/done`. Every other dd
+ * passes straight through.
  */
 async function slowFirstWrite(c: Ctx, host: string, seconds: number): Promise<{marker: string; done: string}> {
-  const real = join(c.lab.dir, 'mktemp.real')
-  if (!existsSync(real)) copyFileSync('/usr/bin/mktemp', real)
+  const real = join(c.lab.dir, 'dd.real')
+  if (!existsSync(real)) copyFileSync('/usr/bin/dd', real)
   const marker = join(c.lab.dir, `slow-${host}-${Date.now()}`)
   const wrapper = `${marker}.sh`
   const script = [
     '#!/bin/sh',
-    `case "$*" in *.mesh-strip-*) exec '${real}' "$@" ;; *.mesh-XXXXXX) ;; *) exec '${real}' "$@" ;; esac`,
+    `case "$*" in *of=*.mesh-*) ;; *) exec '${real}' "$@" ;; esac`,
     `if mkdir '${marker}' 2>/dev/null; then`,
     `  sleep ${seconds}`,
-    `  out=$('${real}' "$@") || exit $?`,
+    `  '${real}' "$@" || exit $?`,
     `  touch '${marker}/done'`,
-    '  printf "%s\\n" "$out"',
     '  exit 0',
     'fi',
     `exec '${real}' "$@"`,
   ]
   writeFileSync(wrapper, `${script.join('\n')}\n`, {mode: 0o755})
-  await sh(c, host, 'mount --bind "$1" /usr/bin/mktemp', [wrapper])
+  await sh(c, host, 'mount --bind "$1" /usr/bin/dd', [wrapper])
   return {marker, done: join(marker, 'done')}
 }
-const unslow = (c: Ctx, host: string) => c.lab.exec(host, ['umount', '-l', '/usr/bin/mktemp']).catch(() => undefined)
+const unslow = (c: Ctx, host: string) => c.lab.exec(host, ['umount', '-l', '/usr/bin/dd']).catch(() => undefined)
 
 /** Bound for waiting on a host-side event: generous, since a loaded machine (load 8-14 seen) slows every step; the wait ends at the event. */
 const HOST_EVENT_MS = 60_000

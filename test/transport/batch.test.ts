@@ -8,7 +8,7 @@ import {userInfo} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {BatchOp} from '../../src/remote/batch.js'
+import {BatchOp, MKFILE_FUNCTION} from '../../src/remote/batch.js'
 import {RemoteHost} from '../../src/remote/hostops.js'
 import type {RunOptions} from '../../src/remote/transport.js'
 import {LocalTransport} from '../support/local-transport.js'
@@ -55,6 +55,7 @@ describe('RemoteHost.batch', () => {
     assert.equal(readFileSync(join(dir, 'a', 'wg0.conf'), 'utf8'), 'PrivateKey = x\n')
     assert.equal(statSync(join(dir, 'a', 'wg0.conf')).mode & 0o777, 0o600)
     assert.equal(readFileSync(join(dir, 'empty'), 'utf8'), '')
+    assert.equal(statSync(join(dir, 'empty')).mode & 0o777, 0o644)
     assert.deepEqual(readFileSync(join(dir, 'odd')), odd)
     assert.equal(statSync(join(dir, 'odd')).mode & 0o777, 0o640)
     assert.ok(!existsSync(join(dir, 'old')))
@@ -192,5 +193,22 @@ describe('RemoteHost.batch', () => {
     assert.match(r.stderr, /Operation not permitted/)
     assert.equal(readFileSync(join(files, 'hosts'), 'utf8'), '127.0.0.1 localhost\n')
     assert.deepEqual(readdirSync(files), ['hosts'], 'no temp file left')
+  })
+
+  it('the short path makes its temp file in the shell: never over anything already there, with mode 600 or 644', () => {
+    const dir = tmpDir()
+    writeFileSync(join(dir, 'taken'), 'somebody else\n')
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'))
+    const script = `umask 077\n${MKFILE_FUNCTION}\ncd "$1"
+for f in new600:600 new644:644 taken:600 dangling:600 missing/dir:600; do
+  if mkfile "\${f%:*}" "\${f#*:}"; then echo "made \${f%:*}"; else echo "refused \${f%:*}"; fi
+done
+umask; case $- in *C*) echo noclobber left on ;; esac`
+    const out = execFileSync('sh', ['-c', script, 'sh', dir], {encoding: 'utf8'})
+    assert.deepEqual(out.trim().split('\n'), ['made new600', 'made new644', 'refused taken', 'refused dangling', 'refused missing/dir', '0077'])
+    assert.equal(statSync(join(dir, 'new600')).mode & 0o777, 0o600)
+    assert.equal(statSync(join(dir, 'new644')).mode & 0o777, 0o644)
+    assert.equal(readFileSync(join(dir, 'taken'), 'utf8'), 'somebody else\n', 'an existing file is not truncated')
+    assert.ok(lstatSync(join(dir, 'dangling')).isSymbolicLink() && !existsSync(join(dir, 'nowhere')), 'nothing made through the symlink')
   })
 })
