@@ -33,8 +33,11 @@ locate() {
 }
 nl='
 '
+# Programs start only for files that are there (a fresh host has none: no sha256sum, no stat).
+there=0
+for f in "$@"; do [ ! -e "$f" ] || there=$((there + 1)); done
 sums=
-case " $want " in *' '[0-9a-f]*) sums=$(sha256sum -- "$@" 2>/dev/null) ;; esac
+[ "$there" -eq 0 ] || case " $want " in *' '[0-9a-f]*) sums=$(sha256sum -- "$@" 2>/dev/null) ;; esac
 for f in "$@"; do
   w=\${want%% *}; want=\${want#* }
   [ -e "$f" ] || continue
@@ -45,13 +48,13 @@ for f in "$@"; do
   printf '${MARK} file %s\\n' "$f"; show_file "$src" || exit 1; printf '${MARK} end\\n'
 done
 # Owner and mode of every file there, in one process (the missing ones only complain on stderr).
-[ $# -eq 0 ] || stat -L -c '${MARK} meta %U %a %n' -- "$@" 2>/dev/null
+[ "$there" -eq 0 ] || stat -L -c '${MARK} meta %U %a %n' -- "$@" 2>/dev/null
 src=/dev/null; [ ! -e /etc/hosts ] || locate /etc/hosts
 printf '${MARK} hosts\\n'; base64 < "$src" || exit 1; printf '${MARK} end\\n'
 # The running interface in one wg call: its dump, of which awk prints only public fields (the first line's private
 # key and each peer's preshared key never leave wg and awk), in the allowed-ips and persistent-keepalive forms.
-# No output (the interface is down): no section.
-wg show "$iface" dump 2>/dev/null | awk -F '\\t' -v m='${MARK}' '
+# No output (the interface is down): no section. Where /sys shows no such interface, neither program starts.
+[ -d /sys/class/net ] && [ ! -e "/sys/class/net/$iface" ] || wg show "$iface" dump 2>/dev/null | awk -F '\\t' -v m='${MARK}' '
   NR == 1 { port = $3; next }
   { ips = $4; gsub(/,/, " ", ips); wg = wg $1 "\\t" ips "\\n"; ka = ka $1 "\\t" $8 "\\n" }
   END { if (NR) printf "%s wg\\n%s%s end\\n%s keepalive\\n%s%s end\\n%s port %s\\n", m, wg, m, m, ka, m, m, port }'

@@ -1,7 +1,7 @@
 // The remote shell snippets, run for real with the local shell against files in a temp dir.
 import assert from 'node:assert/strict'
 import {execFileSync, spawnSync} from 'node:child_process'
-import {readFileSync, readdirSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -141,10 +141,15 @@ describe('RemoteHost.facts', () => {
 })
 
 describe('RemoteHost.facts of a running interface', () => {
-  it('reads peers, keepalives and the port from one dump; its private and preshared keys never come back', async () => {
+  // The fake wg answers for `lo`: the facts ask wg only about an interface /sys/class/net shows (every Linux has lo).
+  const fakeWg = (dump: string[]) => {
     const dir = tmpDir()
-    const dump = ['PRIVATE-KEY-SECRET\tPUB-SELF\t51820\toff', 'PEER-ONE\tPRESHARED-SECRET\t192.0.2.1:51820\t10.9.0.2/32,fd00::2/128\t0\t0\t0\t25', 'PEER-TWO\t(none)\t(none)\t(none)\t0\t0\t0\toff']
-    writeFileSync(join(dir, 'wg'), `#!/bin/sh\n[ "$1 $2 $3" = "show bmtest0 dump" ] || exit 1\nprintf '%s\\n' ${dump.map((l) => `'${l}'`).join(' ')}\n`, {mode: 0o755})
+    writeFileSync(join(dir, 'wg'), `#!/bin/sh\necho "$*" >> '${join(dir, 'calls')}'\n[ "$1 $2 $3" = "show lo dump" ] || exit 1\nprintf '%s\\n' ${dump.map((l) => `'${l}'`).join(' ')}\n`, {mode: 0o755})
+    return dir
+  }
+
+  it('reads peers, keepalives and the port from one dump; its private and preshared keys never come back', async () => {
+    const dir = fakeWg(['PRIVATE-KEY-SECRET\tPUB-SELF\t51820\toff', 'PEER-ONE\tPRESHARED-SECRET\t192.0.2.1:51820\t10.9.0.2/32,fd00::2/128\t0\t0\t0\t25', 'PEER-TWO\t(none)\t(none)\t(none)\t0\t0\t0\toff'])
     const seen: string[] = []
     class Spy extends LocalTransport {
       override async run(argv: readonly string[], o = {}) {
@@ -153,13 +158,20 @@ describe('RemoteHost.facts of a running interface', () => {
         return r
       }
     }
-    const facts = await new RemoteHost(new Spy('spy', ['env', `PATH=${dir}:${process.env.PATH}`]), 'bmtest0').facts([])
+    const facts = await new RemoteHost(new Spy('spy', ['env', `PATH=${dir}:${process.env.PATH}`]), 'lo').facts([])
     assert.deepEqual(facts.running, [
       {publicKey: 'PEER-ONE', allowedIps: ['10.9.0.2/32', 'fd00::2/128'], keepalive: 25},
       {publicKey: 'PEER-TWO', allowedIps: [], keepalive: 0},
     ])
     assert.equal(facts.runningListenPort, 51820)
     assert.doesNotMatch(seen.join(''), /SECRET/)
+  })
+
+  it('an interface /sys/class/net does not show is down without asking wg (a fresh host starts fewer programs)', async () => {
+    const dir = fakeWg(['PRIVATE-KEY-SECRET\tPUB-SELF\t51820\toff'])
+    const facts = await new RemoteHost(new LocalTransport('local', ['env', `PATH=${dir}:${process.env.PATH}`]), 'bmtest0').facts([])
+    assert.equal(facts.running, null)
+    assert.ok(!existsSync(join(dir, 'calls')), 'wg was not started')
   })
 })
 
