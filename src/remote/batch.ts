@@ -10,8 +10,10 @@
 // folder, no interrupted in-place write beside it): a temp file beside the target, its bytes, its mode, a rename,
 // and the sha256 of what is now on disk. Anything else, or a rename that fails (EBUSY on a bind-mounted
 // /etc/hosts), goes to WRITE_SCRIPT, the single-command form, with its owner checks and in-place journal. Every
-// program started costs a few milliseconds on a small host: the short path starts three per file (dd, mv,
-// sha256sum; the shell itself makes the temp file, with its mode), the whole script a dozen.
+// program started costs a few milliseconds on a small host: the short path starts two per file (dd and mv; the
+// shell itself makes the temp file, with its mode), the whole script a dozen. The sha256 of what the short path
+// renamed into place is read once all steps have run, by one sha256sum for all those files, and reported before
+// "done": the CLI compares each file's sum only when the whole batch is done, so nothing is judged sooner than before.
 import {createHash} from 'node:crypto'
 
 import {holdsHostKeyPlaceholder} from './host-key-script.js'
@@ -61,7 +63,7 @@ fi
 ${MKFILE_FUNCTION}
 # write_whole DST MODE OWNER SIZE SHA: the single-command form, its bytes on stdin; prints the step's wrote line.
 write_whole() { out=$(sh -c "$s" mesh "$@") || exit 1; printf '${MARK} wrote %s %s\\n' "$i" "$(echo $out)"; }
-i=0
+i=0; renamed=
 while [ $# -gt 0 ]; do
   op=$1; shift
   printf '${MARK} step %s\\n' "$i"
@@ -78,7 +80,7 @@ while [ $# -gt 0 ]; do
          case $2 in 600|644) ;; *) chmod "$2" -- "$t" || exit 1 ;; esac
          # mv's error in English whatever the host's locale: the whole script looks for "busy" in it.
          if LC_ALL=C mv -f -- "$t" "$1" 2>"$all.err"; then
-           t=; printf '${MARK} wrote %s renamed ' "$i"; sha256sum < "$1" || echo
+           t=; eval "r$i=\\$1"; renamed="$renamed $i"
          else
            # Rename refused (a bind-mounted file: EBUSY): the whole script writes in place from this temp file (its
            # bytes are checked, its mode set), or reports mv's error (on its stdin); it removes the temp file either way.
@@ -97,6 +99,11 @@ while [ $# -gt 0 ]; do
   esac
   i=$((i + 1))
 done
+# The sums of the files renamed into place, in step order: r<step> holds each one's path (eval sees only the names).
+if [ -n "$renamed" ]; then
+  files=; for j in $renamed; do files="$files \\"\\$r$j\\""; done
+  printf '${MARK} renamed%s\\n' "$renamed"; eval "sha256sum -- $files"; printf '${MARK} end\\n'
+fi
 printf '${MARK} done\\n'`
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
@@ -160,6 +167,13 @@ export function parseBatch(out: string): BatchOutcome {
       const [at, ...words] = rest
       const keyed = words[0] === 'keyed' ? words.splice(0, 2)[1] : undefined
       r.wrote.set(Number(at), {how: words[0] ?? '', sha: words[1] ?? '', ...(keyed ? {keyed} : {})})
+    }
+    else if (kind === 'renamed') {
+      // One line per file, in step order ("<sha256>  <path>"; a leading backslash when sha256sum escaped the path).
+      // A file it could not read has no line: then no sum can be told apart, and every one counts as not reported.
+      const sums: string[] = []
+      while (++i < lines.length && lines[i] !== `${MARK} end`) sums.push(/^\\?([0-9a-f]{64}) {2}/.exec(lines[i])?.[1] ?? '')
+      for (const [n, at] of rest.entries()) r.wrote.set(Number(at), {how: 'renamed', sha: sums.length === rest.length ? sums[n] : ''})
     }
     else if (kind === 'down') r.peers = null
     else if (kind === 'done') r.done = true

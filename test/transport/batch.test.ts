@@ -8,7 +8,7 @@ import {userInfo} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {BatchOp, MKFILE_FUNCTION} from '../../src/remote/batch.js'
+import {BatchOp, MKFILE_FUNCTION, parseBatch} from '../../src/remote/batch.js'
 import {RemoteHost} from '../../src/remote/hostops.js'
 import type {RunOptions} from '../../src/remote/transport.js'
 import {LocalTransport} from '../support/local-transport.js'
@@ -210,5 +210,30 @@ umask; case $- in *C*) echo noclobber left on ;; esac`
     assert.equal(statSync(join(dir, 'new644')).mode & 0o777, 0o644)
     assert.equal(readFileSync(join(dir, 'taken'), 'utf8'), 'somebody else\n', 'an existing file is not truncated')
     assert.ok(lstatSync(join(dir, 'dangling')).isSymbolicLink() && !existsSync(join(dir, 'nowhere')), 'nothing made through the symlink')
+  })
+
+  it('the sums of renamed files come from one sha256sum at the end; a path with quotes, $ and backquotes is only data', async () => {
+    const dir = tmpDir()
+    const odd = join(dir, 'we ird "q" \'s\' $(touch pwned) `touch pwned2` $HOME;.conf')
+    const ops: BatchOp[] = [
+      {kind: 'write', path: join(dir, 'one'), content: 'one\n', mode: 0o644},
+      {kind: 'write', path: odd, content: 'odd\n', mode: 0o600},
+      {kind: 'write', path: join(dir, 'back\\slash'), content: 'escaped by sha256sum\n', mode: 0o644},
+    ]
+    const r = await host.batch(ops)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(readFileSync(odd, 'utf8'), 'odd\n')
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('pwned')), [], 'nothing in the path ran')
+    for (const i of [0, 1, 2]) assert.deepEqual(r.outcome.wrote.get(i), {how: 'renamed', sha: r.want.get(i)}, `step ${i}`)
+  })
+
+  it('a renamed file with no sum line (sha256sum could not read it): no sum is told apart, none counts as reported', () => {
+    const sum = (c: string) => c.repeat(64)
+    const out = ['@@beam-mesh step 0', '@@beam-mesh step 1', '@@beam-mesh renamed 0 1', `${sum('a')}  /etc/one`, '@@beam-mesh end', '@@beam-mesh done', ''].join('\n')
+    const r = parseBatch(out)
+    assert.equal(r.done, true)
+    assert.deepEqual([...r.wrote], [[0, {how: 'renamed', sha: ''}], [1, {how: 'renamed', sha: ''}]])
+    const whole = parseBatch(out.replace('@@beam-mesh end', `${sum('b')}  /etc/two\n@@beam-mesh end`))
+    assert.deepEqual([...whole.wrote], [[0, {how: 'renamed', sha: sum('a')}], [1, {how: 'renamed', sha: sum('b')}]])
   })
 })
