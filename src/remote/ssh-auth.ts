@@ -3,10 +3,10 @@
 // `tried` describes each attempt for the auth-failure message: paths and key types, never key bytes.
 import {readFile, stat} from 'node:fs/promises'
 import {join} from 'node:path'
-import ssh2 from 'ssh2'
 
 import {UserError} from '../core/errors.js'
 import type {AgentAuthMethod, ParsedKey, PublicKeyAuthMethod} from 'ssh2'
+import {loadSsh2} from './ssh2-module.js'
 
 export type AuthMethod = AgentAuthMethod | PublicKeyAuthMethod
 
@@ -84,7 +84,7 @@ async function loadIdentity(file: string): Promise<{key?: Buffer; type?: string;
     const code = (err as NodeJS.ErrnoException).code
     return {reason: code === 'ENOENT' ? 'not found' : `unreadable (${code})`}
   }
-  const parsed = ssh2.utils.parseKey(buf)
+  const parsed = (await loadSsh2()).utils.parseKey(buf)
   if (parsed instanceof Error) {
     // The parser's message may quote the file, so only its category is reported.
     return {reason: /passphrase|encrypted/i.test(parsed.message)

@@ -1,9 +1,10 @@
 // The ssh2 Transport. connect() resolves ~/.ssh/config, dials through any ProxyJump hops, verifies
 // every host key against known_hosts (fail closed) and authenticates with the agent or key files.
+import {connect as tcpConnect} from 'node:net'
+import type {Socket} from 'node:net'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import type {Duplex} from 'node:stream'
-import ssh2 from 'ssh2'
 import type {Client, ConnectConfig, ServerHostKeyAlgorithm} from 'ssh2'
 import {ConnectionError, UserError} from '../core/errors.js'
 import type {SshTarget} from '../core/inventory.js'
@@ -13,6 +14,7 @@ import {withSudo} from './result.js'
 import {expandHome, planAuth} from './ssh-auth.js'
 import {JumpHost, ResolvedSshConfig, SshConfigBlock, resolveSshConfig} from './ssh-config.js'
 import {loadSshConfig} from './ssh-config-files.js'
+import {loadSsh2} from './ssh2-module.js'
 import {ProxyProcess, expandProxyCommand, startProxyCommand} from './proxy-command.js'
 import {commandLine} from './transport.js'
 import type {CloseResult, RunOptions, RunResult, Transport} from './transport.js'
@@ -155,6 +157,10 @@ export async function connect(target: SshTarget, given: ConnectOptions): Promise
       throw new UserError(`${options.name}: jump host ${proxied.host} has a ProxyCommand in the ssh config; a ProxyCommand on a jump host is not supported`, 'reach the jump host directly, or use ProxyJump for every hop')
     }
     let sock: Duplex | undefined
+    // A direct connection opens its TCP socket now, before anything is awaited (ssh2 still loading, known_hosts and
+    // keys still being read): the host's sshd starts up meanwhile. A socket that fails before ssh2 takes it over
+    // is dropped and ssh2 dials again, so a failure is reported exactly as ssh2's own dial reports it.
+    const early = path.length === 1 && dest.proxyCommand === undefined ? earlySocket(dest.host, dest.port) : undefined
     if (dest.proxyCommand !== undefined) {
       // The command's stdin/stdout are the SSH connection, as in OpenSSH.
       proxy = startProxyCommand(dest.proxyCommand)
@@ -170,7 +176,8 @@ export async function connect(target: SshTarget, given: ConnectOptions): Promise
     }
     const label = proxy ? `${options.name} (via ProxyCommand)` : options.name
     const t0 = performance.now()
-    const client = await dial(label, {...dest, identityFiles: dest.identityFiles}, sock, options, home).catch(async (e: Error) => {
+    const client = await dial(label, {...dest, identityFiles: dest.identityFiles}, sock ?? early, options, home).catch(async (e: Error) => {
+      early?.destroy()
       const said = await proxy?.stderr()
       throw said && e instanceof ConnectionError ? new ConnectionError(options.name, `ProxyCommand \`${dest.proxyCommand}\`: ${e.message.replace(/^[^:]*: /, '')}; it said: ${said}`, e.fix) : e
     })
@@ -182,6 +189,18 @@ export async function connect(target: SshTarget, given: ConnectOptions): Promise
     for (const h of hops.reverse()) await endClient(h)
     throw err
   }
+}
+
+/** A TCP connection opened ahead of ssh2; failed: it errored before ssh2 took it over (ssh2 then dials anew). */
+type EarlySocket = Socket & {failed?: boolean}
+
+function earlySocket(host: string, port: number): EarlySocket {
+  const sock: EarlySocket = tcpConnect({host, port})
+  // ssh2 adds its own listener once it takes the socket over; until then an error only marks the socket as failed.
+  sock.on('error', () => {
+    sock.failed = true
+  })
+  return sock
 }
 
 /** The ssh2 client config (exported so tests can check keepalive and timeouts without a server). */
@@ -209,6 +228,11 @@ async function dial(label: string, ep: Endpoint, sock: Duplex | undefined, optio
   const identityFiles = [options.identityFile, ...ep.identityFiles].filter((f): f is string => !!f)
   const agentSocket = options.agentSocket === null ? undefined : (options.agentSocket ?? process.env.SSH_AUTH_SOCK)
   const auth = await planAuth({user: ep.user, agentSocket, identityFiles, home})
+  const {Client} = await loadSsh2()
+  if ((sock as EarlySocket | undefined)?.failed) {
+    sock!.destroy()
+    sock = undefined
+  }
   const config: ConnectConfig = {
     ...clientConfig(ep, options, verifier.knownTypes),
     sock,
@@ -216,7 +240,7 @@ async function dial(label: string, ep: Endpoint, sock: Duplex | undefined, optio
     authHandler: auth.methods,
   }
   return new Promise<Client>((resolve, reject) => {
-    const client = new ssh2.Client()
+    const client = new Client()
     let ready = false
     client.once('ready', () => {
       ready = true

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import {readFileSync, writeFileSync} from 'node:fs'
+import {createServer, connect as netConnect} from 'node:net'
+import type {AddressInfo} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 import {ConnectionError, ExternalCommandError, UserError} from '../../src/core/errors.js'
 import {CommandTimeoutError, SudoPasswordError, assertOk, clientConfig, connect} from '../../src/remote/ssh.js'
@@ -238,6 +240,28 @@ describe('tcp, keepalive', () => {
     await t.close()
     await t.close()
     await assert.rejects(t.run(['true']), ConnectionError)
+  })
+
+  it('a direct connection uses the one TCP connection it opened before loading ssh2, known_hosts and the keys', async () => {
+    let accepted = 0
+    const proxy = createServer((s) => {
+      accepted++
+      const up = netConnect(srv.port, '127.0.0.1')
+      s.on('error', () => undefined)
+      up.on('error', () => undefined)
+      s.pipe(up).pipe(s)
+      s.on('close', () => up.destroy())
+    })
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()))
+    const port = (proxy.address() as AddressInfo).port
+    try {
+      writeFileSync(home.knownHosts, `${knownLine(srv.port, srv.hostKey)}\n${knownLine(port, srv.hostKey)}\n`)
+      const t = await dial({}, target(port))
+      assert.equal((await t.run(['echo', 'hi'])).stdout, 'hi\n')
+      assert.equal(accepted, 1, 'one TCP connection: ssh2 took over the early one')
+    } finally {
+      proxy.close()
+    }
   })
 
   it('unreachable port gives a ConnectionError', async () => {
