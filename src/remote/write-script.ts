@@ -106,7 +106,9 @@ sha256sum -- "$dst" "$k.bak" > "$tmp.err" && { read -r old _; read -r bak _; } <
 old=\${old#\\\\}
 printf '%s %s %s\\n' "$old" "$want" "$oldsize" > "$k.tmp" && mv -f -- "$k.tmp" "$k.journal"
 # From here until the journal is gone, an interruption is repaired from the backup.
-if ! dd if="$tmp" of="$dst" bs=65536 conv=notrunc,fsync status=none 2>"$tmp.err" || ! truncate -s "$size" -- "$dst" 2>>"$tmp.err" ||
+# dd leaves the file at least the new size; only a shorter file needs truncate.
+if ! dd if="$tmp" of="$dst" bs=65536 conv=notrunc,fsync status=none 2>"$tmp.err" ||
+  { [ "$size" -lt "$oldsize" ] && ! truncate -s "$size" -- "$dst" 2>>"$tmp.err"; } ||
   [ "$(sha "$dst")" != "$want" ]; then
   why=$(cat "$tmp.err")
   recover "$dst" 2>/dev/null || fail "writing $dst in place failed ($why), and putting its old bytes back failed too: $k.bak holds them"
