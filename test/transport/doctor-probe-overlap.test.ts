@@ -4,13 +4,13 @@
 // probe script answers with canned sections, its TCP channels reach a real server speaking EPMD's NAMES reply, or
 // never open.
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import type {Duplex} from 'node:stream'
 import {after, before, describe, it} from 'node:test'
 
 import type {Mesh} from '../../src/core/model.js'
 import {PROBE_TIMEOUT_MS, namesToAsk, probeHost} from '../../src/services/doctor-probe.js'
 import {FakeTransport, ok} from '../support/fake-transport.js'
+import {startNamesEpmd} from './harness.js'
 
 const key = (n: number) => Buffer.alloc(32, n).toString('base64')
 
@@ -35,21 +35,9 @@ function probeOutput(wgUp: boolean): string {
 }
 const pingReport = '--- 10.77.0.2 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 401ms\n'
 
-let epmd: net.Server
-let port = 0
-before(async () => {
-  // NAMES (request byte 110): the EPMD port as 4 bytes, then one line per registered node, then close.
-  epmd = net.createServer((s) => s.once('data', () => s.end(Buffer.concat([Buffer.from([0, 0, 0x11, 0x11]), Buffer.from('name app at port 9100\n')]))))
-  await new Promise<void>((resolve) => epmd.listen(0, '127.0.0.1', resolve))
-  port = (epmd.address() as net.AddressInfo).port
-})
+let epmd: Awaited<ReturnType<typeof startNamesEpmd>>
+before(async () => (epmd = await startNamesEpmd()))
 after(() => epmd.close())
-
-const toEpmd = () =>
-  new Promise<Duplex>((resolve, reject) => {
-    const s = net.connect({host: '127.0.0.1', port}, () => resolve(s))
-    s.once('error', reject)
-  })
 
 describe('doctor probe of one host', {timeout: 2 * PROBE_TIMEOUT_MS + 10_000}, () => {
   it('opens the tunnel probes while the probe script still runs, and counts them once the interface is up', async () => {
@@ -68,7 +56,7 @@ describe('doctor probe of one host', {timeout: 2 * PROBE_TIMEOUT_MS + 10_000}, (
         if (addr === '10.77.0.2') sawTunnelProbe()
         // The dist port answers nothing a handshake can use: it closes at once.
         if (p === 9100) return Promise.reject(new Error('connect ECONNREFUSED'))
-        return toEpmd()
+        return epmd.dial()
       },
     })
     const facts = await probeHost(t, hostA, ctx, {erl: false})
@@ -89,7 +77,7 @@ describe('doctor probe of one host', {timeout: 2 * PROBE_TIMEOUT_MS + 10_000}, (
       openTcp: (addr, p) => {
         opened.push(`${addr}:${p}`)
         // Without the interface the tunnel addresses lead nowhere: their channels never open.
-        return addr === '127.0.0.1' ? toEpmd() : new Promise<Duplex>(() => undefined)
+        return addr === '127.0.0.1' ? epmd.dial() : new Promise<Duplex>(() => undefined)
       },
     })
     const started = performance.now()

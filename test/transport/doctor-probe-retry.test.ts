@@ -3,23 +3,16 @@
 // not retried, and neither is an exposure probe, where silence is the healthy answer. The "host" is a fake
 // transport whose first channel never opens; the second reaches a real TCP server speaking EPMD's NAMES reply.
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import type {Duplex} from 'node:stream'
 import {after, before, describe, it} from 'node:test'
 
 import type {MeshHost} from '../../src/core/model.js'
 import {PROBE_TIMEOUT_MS, probeEpmd, probeExposure} from '../../src/services/doctor-probe.js'
 import {FakeTransport, ok} from '../support/fake-transport.js'
+import {startNamesEpmd} from './harness.js'
 
-let epmd: net.Server
-let port = 0
-
-before(async () => {
-  // NAMES (request byte 110): the EPMD port as 4 bytes, then one line per registered node, then close.
-  epmd = net.createServer((s) => s.once('data', () => s.end(Buffer.concat([Buffer.from([0, 0, 0x11, 0x11]), Buffer.from('name app at port 9100\n')]))))
-  await new Promise<void>((resolve) => epmd.listen(0, '127.0.0.1', resolve))
-  port = (epmd.address() as net.AddressInfo).port
-})
+let epmd: Awaited<ReturnType<typeof startNamesEpmd>>
+before(async () => (epmd = await startNamesEpmd()))
 after(() => epmd.close())
 
 /** openTcp answers in turn: 'hang' never opens (the probe's own timeout ends it), 'epmd' reaches the server, 'refuse' fails. */
@@ -31,10 +24,7 @@ function host(answers: ('hang' | 'epmd' | 'refuse')[]) {
       const next = answers.shift() ?? 'refuse'
       if (next === 'hang') return new Promise<Duplex>(() => undefined)
       if (next === 'refuse') return Promise.reject(new Error('connect ECONNREFUSED (administratively prohibited: open failed)'))
-      return new Promise<Duplex>((resolve, reject) => {
-        const s = net.connect({host: '127.0.0.1', port}, () => resolve(s))
-        s.once('error', reject)
-      })
+      return epmd.dial()
     },
   })
   return {t, calls}

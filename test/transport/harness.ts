@@ -6,6 +6,7 @@ import {createServer, connect as netConnect} from 'node:net'
 import type {AddressInfo, Server as NetServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import type {Duplex} from 'node:stream'
 import ssh2 from 'ssh2'
 import type {ServerChannel} from 'ssh2'
 
@@ -131,6 +132,22 @@ export function startServer(opts: {clientKey: KeyPair; hostKey?: KeyPair; exec?:
 export function startEcho(): Promise<{port: number; server: NetServer}> {
   const server = createServer((s) => s.pipe(s))
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({port: (server.address() as AddressInfo).port, server})))
+}
+
+/**
+ * An EPMD on 127.0.0.1 that answers NAMES (request byte 110) with its port as 4 bytes and one node, `app` at port
+ * 9100, then closes; dial() opens a TCP connection to it (what a host's direct-tcpip channel would be).
+ */
+export async function startNamesEpmd(): Promise<{port: number; dial(): Promise<Duplex>; close(): void}> {
+  const server = createServer((s) => s.once('data', () => s.end(Buffer.concat([Buffer.from([0, 0, 0x11, 0x11]), Buffer.from('name app at port 9100\n')]))))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  const dial = () =>
+    new Promise<Duplex>((resolve, reject) => {
+      const s = netConnect({host: '127.0.0.1', port}, () => resolve(s))
+      s.once('error', reject)
+    })
+  return {port, dial, close: () => server.close()}
 }
 
 /** A scratch home with .ssh/ (0700), the client key as id_ed25519 and helpers to write files. */
