@@ -1,6 +1,5 @@
 // Collecting doctor facts on one host over its SSH session: names, /etc/hosts, pings, wg, and TCP
 // probes opened *from* the host (ssh direct-tcpip), so EPMD and the dist port are tested through the tunnel.
-import {setMaxListeners} from 'node:events'
 import type {Duplex} from 'node:stream'
 
 import {DistProbeFact, EpmdProbeFact, DoctorHostFacts, LinkFacts, PortState, portStateOf} from '../core/doctor-facts.js'
@@ -146,31 +145,15 @@ export interface OpenResult {
   timedOut?: boolean
 }
 
-/**
- * A TCP connection from the host, with our own timeout: sshd may wait minutes on a dropped SYN. An abort (the probe's
- * answer is no longer wanted) ends the wait at once, or destroys the socket once open, so whatever reads it ends too.
- */
-export async function openFrom(t: Transport, host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS, signal?: AbortSignal): Promise<OpenResult> {
+/** A TCP connection from the host, with our own timeout: sshd may wait minutes on a dropped SYN. */
+export async function openFrom(t: Transport, host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<OpenResult> {
   let timer: NodeJS.Timeout | undefined
-  let onAbort: (() => void) | undefined
-  const ended = new Promise<never>((_, reject) => {
+  const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error('timed out'), {code: 'ETIMEDOUT'})), timeoutMs)
-    onAbort = () => reject(new Error('abandoned: the answer is no longer needed'))
-    if (signal?.aborted) onAbort()
-    else signal?.addEventListener('abort', onAbort, {once: true})
   })
   const attempt = t.openTcp(host, port)
   try {
-    const socket = await Promise.race([attempt, ended])
-    if (signal) {
-      const destroy = () => socket.destroy()
-      if (signal.aborted) destroy()
-      else {
-        signal.addEventListener('abort', destroy, {once: true})
-        socket.once('close', () => signal.removeEventListener('abort', destroy))
-      }
-    }
-    return {socket, state: 'open'}
+    return {socket: await Promise.race([attempt, timeout]), state: 'open'}
   } catch (e) {
     attempt.then((s) => s.destroy(), () => undefined)
     const msg = (e as Error).message
@@ -179,7 +162,6 @@ export async function openFrom(t: Transport, host: string, port: number, timeout
     return {state: 'filtered', detail: msg, ...((e as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? {timedOut: true} : {})}
   } finally {
     clearTimeout(timer)
-    if (onAbort) signal?.removeEventListener('abort', onAbort)
   }
 }
 
@@ -189,29 +171,29 @@ export async function openFrom(t: Transport, host: string, port: number, timeout
  * arrive at each EPMD at once) the first try may wait its turn past the timeout, while a port that really drops
  * packets costs twice the timeout. Exposure probes, where silence is the healthy answer, are not retried.
  */
-async function twiceOnTimeout<T>(probe: () => Promise<{fact: T; timedOut: boolean}>, signal?: AbortSignal): Promise<T> {
+async function twiceOnTimeout<T>(probe: () => Promise<{fact: T; timedOut: boolean}>): Promise<T> {
   const first = await probe()
-  return first.timedOut && !signal?.aborted ? (await probe()).fact : first.fact
+  return first.timedOut ? (await probe()).fact : first.fact
 }
 
-export function probeEpmd(t: Transport, address: string, signal?: AbortSignal): Promise<EpmdProbeFact> {
+export function probeEpmd(t: Transport, address: string): Promise<EpmdProbeFact> {
   return twiceOnTimeout(async (): Promise<{fact: EpmdProbeFact; timedOut: boolean}> => {
-    const conn = await openFrom(t, address, EPMD_PORT, PROBE_TIMEOUT_MS, signal)
+    const conn = await openFrom(t, address, EPMD_PORT)
     if (!conn.socket) return {fact: {state: conn.state, detail: conn.detail}, timedOut: Boolean(conn.timedOut)}
     const res = await epmdNames(conn.socket, PROBE_TIMEOUT_MS)
     if (res.ok) return {fact: {state: 'open', nodes: res.value.nodes}, timedOut: false}
     return {fact: {state: portStateOf(res), detail: res.message}, timedOut: res.reason === 'timeout'}
-  }, signal)
+  })
 }
 
-function probeDist(t: Transport, address: string, port: number, dialledName: string, signal?: AbortSignal): Promise<DistProbeFact> {
+function probeDist(t: Transport, address: string, port: number, dialledName: string): Promise<DistProbeFact> {
   return twiceOnTimeout(async (): Promise<{fact: DistProbeFact; timedOut: boolean}> => {
-    const conn = await openFrom(t, address, port, PROBE_TIMEOUT_MS, signal)
+    const conn = await openFrom(t, address, port)
     if (!conn.socket) return {fact: {port, state: conn.state, detail: conn.detail}, timedOut: Boolean(conn.timedOut)}
     const res = await distProbe(conn.socket, {dialledName, timeoutMs: PROBE_TIMEOUT_MS})
     if (!res.ok) return {fact: {port, state: 'open', detail: res.message}, timedOut: res.reason === 'timeout'}
     return {fact: {port, state: 'open', announcedName: res.value.nodeName, nameMatches: res.value.nameMatches}, timedOut: false}
-  }, signal)
+  })
 }
 
 const family = (ip: string | null | undefined) => (ip?.includes(':') ? 'v6' : 'v4')
@@ -248,23 +230,7 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   const peers = ctx.mesh.hosts.filter((h) => h.name !== host.name)
   const ask = ctx.names
   const args = [opts.erl === false ? '' : ERL_RESOLVE_EXPR, ctx.mesh.interface, DUMP_SCRIPT, t.user === undefined || t.user === 'root' ? '' : 'sudo', ...peers.map(meshIp), '--', ...ask.getent, '--', ...ask.erl]
-  // The TCP probes (channels of the same connection) start with the probe script instead of after it: they need
-  // nothing it reads, and the host's pings and Erlang's boot take most of a second. They only count once the dump
-  // shows the interface up; otherwise the tunnel probes are abandoned (not waited out) and count for nothing.
-  const tunnel = new AbortController()
-  // Up to PROBES_PER_HOST + 2 probes at once, each listening for the abort while it opens and while its socket lives.
-  setMaxListeners(2 * (PROBES_PER_HOST + 2), tunnel.signal)
-  const localEpmd = probeEpmd(t, '127.0.0.1')
-  const selfEpmd = ctx.mesh.beam.epmd ? probeEpmd(t, meshIp(host), tunnel.signal) : undefined
-  const tcpLinks = probeLinks(t, peers, ctx, tunnel.signal)
-  let probe: Awaited<ReturnType<Transport['run']>>
-  try {
-    probe = await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])
-  } catch (e) {
-    tunnel.abort()
-    await Promise.allSettled([localEpmd, selfEpmd, tcpLinks])
-    throw e
-  }
+  const probe = await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])
   const wgReadAtEpochS = Math.floor(ctx.now())
   const namesOut = sections(probe.stdout)
   const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
@@ -290,11 +256,24 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   const dumpOk = namesOut.get(`dumpstatus 0`) !== undefined
   const wgParsed = dumpOk ? parseWgDump((namesOut.get('dump') ?? []).join('\n')) : null
   const wg = wgParsed?.ok ? wgParsed.value : null
-  if (!wg) tunnel.abort()
-  const [tcp, self] = await Promise.all([tcpLinks, selfEpmd])
 
   const links: Record<string, LinkFacts> = {}
-  for (const p of peers) links[p.name] = {ping: pings.get(meshIp(p)) ?? {sent: 3, received: 0}, ...(wg ? tcp.get(p.name) : {})}
+  // TCP probes are channels of the same connection: local and own EPMD beside the links, PROBES_PER_HOST peers at once.
+  const localEpmd = probeEpmd(t, '127.0.0.1')
+  const selfEpmd = ctx.mesh.beam.epmd && wg ? probeEpmd(t, meshIp(host)) : undefined
+  await mapLimit(peers, PROBES_PER_HOST, async (p) => {
+    const link: LinkFacts = {ping: pings.get(meshIp(p)) ?? {sent: 3, received: 0}}
+    if (wg && !ctx.mesh.beam.epmd) {
+      // EPMD-less: every node listens on the one fixed port; dial it directly.
+      link.dist = await probeDist(t, meshIp(p), ctx.mesh.beam.distPortMin, ctx.nodeName(p))
+    } else if (wg) {
+      link.epmd = await probeEpmd(t, meshIp(p))
+      const alive = ctx.nodeName(p).split('@')[0]
+      const node = link.epmd.nodes?.find((n) => n.name === alive)
+      if (node) link.dist = await probeDist(t, meshIp(p), node.port, ctx.nodeName(p))
+    }
+    links[p.name] = link
+  })
   return {
     host: host.name,
     connected: true,
@@ -306,27 +285,9 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
     shadows: findShadows(hostsFile, meshNames(ctx.mesh), ctx.mesh.interface, {otherBlocks: true}),
     hostsBlock: blockState(hostsFile, renderHostsBlock(ctx.mesh), begin, end),
     localEpmd: await localEpmd,
-    ...(wg && self ? {selfEpmd: self} : {}),
+    ...(selfEpmd ? {selfEpmd: await selfEpmd} : {}),
     links,
   }
-}
-
-/** EPMD and the dist port of every peer, through the tunnel from this host, PROBES_PER_HOST peers at once. */
-async function probeLinks(t: Transport, peers: MeshHost[], ctx: ProbeContext, signal: AbortSignal): Promise<Map<string, Pick<LinkFacts, 'epmd' | 'dist'>>> {
-  const links = new Map<string, Pick<LinkFacts, 'epmd' | 'dist'>>()
-  await mapLimit(peers, PROBES_PER_HOST, async (p) => {
-    if (signal.aborted) return
-    if (!ctx.mesh.beam.epmd) {
-      // EPMD-less: every node listens on the one fixed port; dial it directly.
-      links.set(p.name, {dist: await probeDist(t, meshIp(p), ctx.mesh.beam.distPortMin, ctx.nodeName(p), signal)})
-      return
-    }
-    const epmd = await probeEpmd(t, meshIp(p), signal)
-    const alive = ctx.nodeName(p).split('@')[0]
-    const node = epmd.nodes?.find((n) => n.name === alive)
-    links.set(p.name, {epmd, ...(node && !signal.aborted ? {dist: await probeDist(t, meshIp(p), node.port, ctx.nodeName(p), signal)} : {})})
-  })
-  return links
 }
 
 /** Erlang's answers for `pairs` ("NAME:FAMILY") on its own (a VM with no distribution), as the SSH user; [] without erl. */
