@@ -130,7 +130,11 @@ test(`scale: ${N} hosts applied and doctored; a host frozen or cut after its las
       for (let i = 0; i < 3 && !(report?.healthy && r?.status === 0); i++) {
         r = await mesh(['doctor', ...common, '--json', '--no-cluster']) // unclustered nodes on purpose: the cluster view has its own suite
         report = json(r) as DoctorReport
-        times.push(`doctor ${(r.ms / 1000).toFixed(1)} s`)
+        // A red try that a later one turns green is still told: which checks failed, and where, says whether the
+        // lab or doctor was at fault.
+        const red = report.findings.filter((f) => f.severity !== 'warn')
+        const where = [...new Set(red.map((f) => `${f.check} ${f.host}${f.peer ? `>${f.peer}` : ''}`))]
+        times.push(`doctor ${(r.ms / 1000).toFixed(1)} s${red.length ? ` (red: ${red.length} failures: ${where.slice(0, 6).join(', ')}${where.length > 6 ? ', ...' : ''})` : ''}`)
       }
       assert.equal(report!.hosts.length, N)
       assert.equal(report!.matrix.flat().length, N * N)
