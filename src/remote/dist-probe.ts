@@ -8,6 +8,7 @@ import type {Duplex} from 'node:stream'
 
 import {Parsed, parseFail, parsed, preview} from '../core/parse.js'
 import {ProbeResult} from './epmd-client.js'
+import {ioTimeout} from './timeouts.js'
 
 // Capability flags (kernel/include/dist.hrl). We claim the OTP 25 mandatory set both bit by bit
 // (for OTP 23/24 peers) and as its digest (OTP 27+ demands the digest), plus the flags OTP 26
@@ -110,7 +111,7 @@ export function distProbe(socket: Duplex, opts: DistProbeOptions): Promise<Probe
     const finish = (r: ProbeResult<DistProbeReport>) => {
       if (done) return
       done = true
-      clearTimeout(timer)
+      timer.clear()
       socket.off('data', onData)
       socket.on('error', () => {})
       socket.destroy()
@@ -144,7 +145,7 @@ export function distProbe(socket: Duplex, opts: DistProbeOptions): Promise<Probe
       statusMsg
         ? finish(report())
         : finish({ok: false, reason: 'parse', message: 'connection closed before a handshake status', parseError: {kind: buf.length ? 'truncated' : 'empty', message: 'no status'}})
-    const timer = setTimeout(() => finish({ok: false, reason: 'timeout', message: `no handshake reply within ${opts.timeoutMs} ms`}), opts.timeoutMs)
+    const timer = ioTimeout(opts.timeoutMs, () => finish({ok: false, reason: 'timeout', message: `no handshake reply within ${opts.timeoutMs} ms`}))
     socket.on('data', onData)
     socket.once('end', onEnd)
     socket.once('close', onEnd)

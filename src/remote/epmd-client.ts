@@ -6,6 +6,7 @@ import type {Duplex} from 'node:stream'
 
 import {EpmdNames, EpmdPortReply, decodeNamesReply, decodePort2Resp, encodeNamesReq, encodePortPlease2Req} from '../core/epmd.js'
 import {ParseError, Parsed} from '../core/parse.js'
+import {ioTimeout} from './timeouts.js'
 
 /** A NAMES reply for a busy host is a few KB; a megabyte means something else is talking. */
 export const EPMD_MAX_REPLY_BYTES = 1 << 20
@@ -43,7 +44,7 @@ export function exchangeUntilEof(socket: Duplex, request: Buffer, opts: Exchange
     const finish = (result: ProbeResult<Buffer>) => {
       if (done) return
       done = true
-      clearTimeout(timer)
+      timer.clear()
       socket.off('data', onData)
       socket.off('end', onEnd)
       socket.off('close', onEnd)
@@ -61,9 +62,8 @@ export function exchangeUntilEof(socket: Duplex, request: Buffer, opts: Exchange
     const onEnd = () => finish({ok: true, value: Buffer.concat(chunks)})
     const onError = (err: NodeJS.ErrnoException) =>
       finish({ok: false, reason: 'io', code: err.code, message: err.code ? `${err.code}: ${err.message}` : err.message})
-    const timer = setTimeout(
-      () => finish({ok: false, reason: 'timeout', message: `no complete reply within ${opts.timeoutMs} ms (${size} bytes received)`}),
-      opts.timeoutMs,
+    const timer = ioTimeout(opts.timeoutMs, () =>
+      finish({ok: false, reason: 'timeout', message: `no complete reply within ${opts.timeoutMs} ms (${size} bytes received)`}),
     )
     socket.on('data', onData)
     socket.once('end', onEnd)

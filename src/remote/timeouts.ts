@@ -18,3 +18,26 @@ export function commandTimeouts(seconds?: number): CommandTimeouts {
 
 /** A teardown's steps (wg-quick down, rm, nft delete) get the teardown limit. */
 export const forTeardown = (t: CommandTimeouts): CommandTimeouts => ({...t, activate: t.teardown, write: t.teardown})
+
+/** A timer from ioTimeout: clear() cancels it, also once it has fired and waits for the I/O already there. */
+export interface IoTimer {
+  clear(): void
+}
+
+/**
+ * A short timeout on a reply (a probe's few seconds) whose verdict comes only after the I/O already waiting has been
+ * read. A timer that fires late (the process had no CPU for a while: a small controller checking dozens of hosts at
+ * once) runs in the event loop's timers phase, before the poll phase reads the replies that arrived meanwhile, so a
+ * reply that came in time would be called a timeout. The verdict waits two turns of the loop (setImmediate runs after
+ * a poll): the first poll may read a reply's bytes and stop there, and its end (EOF) is only read by the next.
+ */
+export function ioTimeout(ms: number, onTimeout: () => void): IoTimer {
+  let immediate: NodeJS.Immediate | undefined
+  const timer = setTimeout(() => (immediate = setImmediate(() => (immediate = setImmediate(onTimeout)))), ms)
+  return {
+    clear() {
+      clearTimeout(timer)
+      if (immediate) clearImmediate(immediate)
+    },
+  }
+}

@@ -11,6 +11,7 @@ import {ERL_RESOLVE_EXPR, NameAnswers, SHORT_LIVED_VM_FLAGS, blockState, parseAh
 import {parseWgDump} from '../core/wgdump.js'
 import {distProbe} from '../remote/dist-probe.js'
 import {epmdNames} from '../remote/epmd-client.js'
+import {IoTimer, ioTimeout} from '../remote/timeouts.js'
 import {Transport} from '../remote/transport.js'
 import {mapLimit} from './limit.js'
 
@@ -147,9 +148,9 @@ export interface OpenResult {
 
 /** A TCP connection from the host, with our own timeout: sshd may wait minutes on a dropped SYN. */
 export async function openFrom(t: Transport, host: string, port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<OpenResult> {
-  let timer: NodeJS.Timeout | undefined
+  let timer: IoTimer | undefined
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), {code: 'ETIMEDOUT'})), timeoutMs)
+    timer = ioTimeout(timeoutMs, () => reject(Object.assign(new Error('timed out'), {code: 'ETIMEDOUT'})))
   })
   const attempt = t.openTcp(host, port)
   try {
@@ -161,7 +162,7 @@ export async function openFrom(t: Transport, host: string, port: number, timeout
     if (/refused/i.test(msg)) return {state: 'closed'}
     return {state: 'filtered', detail: msg, ...((e as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? {timedOut: true} : {})}
   } finally {
-    clearTimeout(timer)
+    timer?.clear()
   }
 }
 
