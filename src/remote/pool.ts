@@ -1,6 +1,7 @@
 // Connect to many hosts at once, a few at a time: one slow or broken host must not sink the run,
 // and sshd's MaxStartups punishes bursts of handshakes, so concurrency is bounded (default 8).
 import type {Transport} from './transport.js'
+import {IoTimer, ioTimeout} from './timeouts.js'
 
 export type Connected<T> =
   | {item: T; name: string; transport: Transport; error?: undefined}
@@ -47,17 +48,21 @@ const CLOSE_ALL_BOUND_MS = 5000
  * Closes every open transport at once, in bounded time whatever the peers do; never rejects. Returns a note for
  * each connection that could not be closed cleanly (the socket was dropped).
  */
-export async function closeAll(results: ReadonlyArray<{transport?: Transport} | Transport | undefined>): Promise<CloseNote[]> {
+export async function closeAll(
+  results: ReadonlyArray<{transport?: Transport} | Transport | undefined>,
+  boundMs = CLOSE_ALL_BOUND_MS,
+): Promise<CloseNote[]> {
   const transports = results.map((r) => (r === undefined ? undefined : 'run' in r ? r : r.transport)).filter((t): t is Transport => t !== undefined)
-  const notes = await Promise.all(transports.map((t) => closeOne(t)))
+  const notes = await Promise.all(transports.map((t) => closeOne(t, boundMs)))
   return notes.filter((n): n is CloseNote => n !== undefined)
 }
 
-async function closeOne(t: Transport): Promise<CloseNote | undefined> {
-  let timer: NodeJS.Timeout | undefined
+async function closeOne(t: Transport, boundMs: number): Promise<CloseNote | undefined> {
+  let timer: IoTimer | undefined
+  // ioTimeout: a bound that fires late (no CPU for a while) must not abandon a close that already came.
   const bound = new Promise<CloseNote>((resolve) => {
-    timer = setTimeout(() => resolve({name: t.name, note: `closing the connection took longer than ${CLOSE_ALL_BOUND_MS / 1000} s: abandoned`}), CLOSE_ALL_BOUND_MS)
-    timer.unref()
+    const note = `closing the connection took longer than ${boundMs / 1000} s: abandoned`
+    timer = ioTimeout(boundMs, () => resolve({name: t.name, note}), {unref: true})
   })
   const closed = t.close().then(
     (r) => (r && r.forced ? {name: t.name, note: r.detail ?? 'the connection did not close cleanly: dropped'} : undefined),
@@ -66,7 +71,7 @@ async function closeOne(t: Transport): Promise<CloseNote | undefined> {
   try {
     return await Promise.race([closed, bound])
   } finally {
-    clearTimeout(timer)
+    timer?.clear()
   }
 }
 

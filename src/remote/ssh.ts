@@ -17,6 +17,7 @@ import {loadSshConfig} from './ssh-config-files.js'
 import {loadSsh2} from './ssh2-module.js'
 import {ProxyProcess, expandProxyCommand, startProxyCommand} from './proxy-command.js'
 import {commandLine} from './transport.js'
+import {ioTimeout} from './timeouts.js'
 import type {CloseResult, RunOptions, RunResult, Transport} from './transport.js'
 
 export {assertOk, SudoPasswordError, CommandTimeoutError} from './result.js'
@@ -92,13 +93,14 @@ export function endClient(c: Client, boundMs = CLOSE_BOUND_MS): Promise<boolean>
   return new Promise((resolve) => {
     const sock = (c as unknown as {_sock?: Duplex})._sock
     if (!sock || sock.destroyed) return resolve(true)
-    const t = setTimeout(() => {
+    // ioTimeout: a bound that fires late (no CPU for a while) must not drop a connection whose close already came.
+    const t = ioTimeout(boundMs, () => {
       sock.destroy()
       c.destroy()
       resolve(false)
-    }, boundMs)
+    })
     c.once('close', () => {
-      clearTimeout(t)
+      t.clear()
       resolve(true)
     })
     try {
