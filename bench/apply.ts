@@ -1,7 +1,8 @@
 // Prints how long `mesh apply` takes on 1, 4, 16 and 64 lab hosts (network namespaces with their own sshd on
 // this machine) beside the OpenSSH floor measured in the same lab and the same run (bench/lib/floor.ts): a cold
 // apply (nothing on the hosts) against one ssh per host writing the same files plus `wg-quick up`, and a no-op
-// re-apply against one ssh per host reading them plus `wg show`; and the same two scripts run by a bare node
+// re-apply against one ssh per host reading them plus `wg show` (and a "checked" floor reading what mesh reads
+// there, with the same programs: sums, owner and mode, /etc/hosts, the running peers); and the same two scripts run by a bare node
 // process through ssh2 (bench/lib/ssh2-floor.mjs), the floor of any CLI built on node and ssh2. Each figure is the median of a few rounds
 // (BENCH_APPLY_ROUNDS, default 3); the hosts are put back to bare before every cold run, untimed. The ratios
 // mesh/floor are side by side, so they hold on a shared, busy machine better than the absolute times do; the
@@ -27,6 +28,7 @@ interface Row {
   floorCold: number[]
   noop: number[]
   floorNoop: number[]
+  floorNoopChecked: number[]
   ssh2Cold: number[]
   ssh2Noop: number[]
   load: number
@@ -48,7 +50,7 @@ async function main() {
       const init = await meshOk(['init', ...common, '--out', out, '--json'], {home: lab.home})
       const ips = new Map((JSON.parse(init.stdout).hosts as {name: string; ipv4: string}[]).map((h) => [h.name, h.ipv4]))
       const floor = writeFloorScripts(lab, out, state, ips)
-      const r: Row = {n, up: lab.upMs, init: init.ms, cold: [], floorCold: [], noop: [], floorNoop: [], ssh2Cold: [], ssh2Noop: [], load: 0}
+      const r: Row = {n, up: lab.upMs, init: init.ms, cold: [], floorCold: [], noop: [], floorNoop: [], floorNoopChecked: [], ssh2Cold: [], ssh2Noop: [], load: 0}
       for (let i = 0; i < ROUNDS; i++) {
         await resetHosts(lab)
         r.floorCold.push(await runFloor(floor.cold))
@@ -59,6 +61,7 @@ async function main() {
         // The hosts now hold what mesh wrote: both sides read the same state.
         r.noop.push((await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})).ms)
         r.floorNoop.push(await runFloor(floor.noop))
+        r.floorNoopChecked.push(await runFloor(floor.noopChecked))
         r.ssh2Noop.push(await runSsh2Floor(floor.ssh2Noop))
       }
       r.load = loadavg()[0]
@@ -70,10 +73,11 @@ async function main() {
   const m = (xs: number[]) => median(xs)
   console.log(`mesh apply on lab hosts beside the OpenSSH floor (node ${process.version}, default --concurrency, wall time of`)
   console.log(`the process, median of ${ROUNDS} rounds; "x floor" = mesh median / floor median, same lab, same run;`)
-  console.log('"node+ssh2": the same floor scripts run by a bare node process through ssh2, "x n+s" = mesh / that)')
+  console.log('"node+ssh2": the same floor scripts run by a bare node process through ssh2, "x n+s" = mesh / that;')
+  console.log('"checked": the no-op floor reading what mesh reads with the same programs, "x chk" = mesh / that)')
   const x = (a: number[], b: number[]) => (m(a) / m(b)).toFixed(2)
   printTable([
-    ['hosts', 'lab up', 'init', 'cold apply', 'floor', 'x floor', 'node+ssh2', 'x n+s', 'no-op re-apply', 'floor', 'x floor', 'node+ssh2', 'x n+s', 'load avg'],
+    ['hosts', 'lab up', 'init', 'cold apply', 'floor', 'x floor', 'node+ssh2', 'x n+s', 'no-op re-apply', 'floor', 'x floor', 'checked', 'x chk', 'node+ssh2', 'x n+s', 'load avg'],
     ...rows.map((r) => [
       String(r.n),
       fmt(r.up),
@@ -86,6 +90,8 @@ async function main() {
       fmt(m(r.noop)),
       fmt(m(r.floorNoop)),
       x(r.noop, r.floorNoop),
+      fmt(m(r.floorNoopChecked)),
+      x(r.noop, r.floorNoopChecked),
       fmt(m(r.ssh2Noop)),
       x(r.noop, r.ssh2Noop),
       r.load.toFixed(1),
@@ -103,6 +109,8 @@ async function main() {
       noopMs: Math.round(m(r.noop)),
       floorNoopMs: Math.round(m(r.floorNoop)),
       noopVsFloor: +x(r.noop, r.floorNoop),
+      floorNoopCheckedMs: Math.round(m(r.floorNoopChecked)),
+      noopVsCheckedFloor: +x(r.noop, r.floorNoopChecked),
       ssh2ColdMs: Math.round(m(r.ssh2Cold)),
       coldVsSsh2: +x(r.cold, r.ssh2Cold),
       ssh2NoopMs: Math.round(m(r.ssh2Noop)),
@@ -113,6 +121,7 @@ async function main() {
         ssh2Cold: r.ssh2Cold.map(Math.round),
         noop: r.noop.map(Math.round),
         floorNoop: r.floorNoop.map(Math.round),
+        floorNoopChecked: r.floorNoopChecked.map(Math.round),
         ssh2Noop: r.ssh2Noop.map(Math.round),
       },
       load1: +r.load.toFixed(2),

@@ -102,7 +102,8 @@ if (apply && !apply.skipped) {
   // Rows from before the floor (no coldVsFloor) keep their old columns.
   const vs = (x, k) => (x[k] === undefined ? '' : `, floor ${fmt(x[k === 'coldVsFloor' ? 'floorColdMs' : 'floorNoopMs'])}, mesh/floor x${Number(x[k]).toFixed(2)}`)
   for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} cold`, fmt(x.coldMs), ratio(x.coldRatio ?? x.coldMs / apply.rows[0].coldMs), `lab up ${fmt(x.upMs)}, init ${fmt(x.initMs)}${vs(x, 'coldVsFloor')}${loadNote(x)}`])
-  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} no-op re-apply`, fmt(x.noopMs), ratio(x.noopRatio ?? x.noopMs / apply.rows[0].noopMs), `${vs(x, 'noopVsFloor').replace(/^, /, '')}${loadNote(x)}`.replace(/^, /, '')])
+  const checked = (x) => (x.noopVsCheckedFloor === undefined ? '' : `, checked floor ${fmt(x.floorNoopCheckedMs)}, x${Number(x.noopVsCheckedFloor).toFixed(2)}`)
+  for (const x of apply.rows) rows.push(['apply', `${hostsLabel(x.hosts)} no-op re-apply`, fmt(x.noopMs), ratio(x.noopRatio ?? x.noopMs / apply.rows[0].noopMs), `${vs(x, 'noopVsFloor').replace(/^, /, '')}${checked(x)}${loadNote(x)}`.replace(/^, /, '')])
 }
 
 const doctor = find('doctor')
@@ -116,12 +117,12 @@ if (doctor && !doctor.skipped) {
 }
 
 // mesh/floor side by side: the ratios this project's speed targets are stated in.
-const floorRows = [['hosts', 'apply cold', 'apply no-op', 'doctor', 'doctor vs sweep + 1 VM']]
+const floorRows = [['hosts', 'apply cold', 'apply no-op', 'no-op vs checked floor', 'doctor', 'doctor vs sweep + 1 VM']]
 for (const n of [...new Set([...(apply?.rows ?? []), ...(doctor?.rows ?? [])].map((x) => x.hosts))].sort((a, b) => a - b)) {
   const a = apply?.rows?.find((x) => x.hosts === n)
   const d = doctor?.rows?.find((x) => x.hosts === n)
   const cell = (v) => (v === undefined ? '-' : `x${Number(v).toFixed(2)}`)
-  floorRows.push([String(n), cell(a?.coldVsFloor), cell(a?.noopVsFloor), cell(d?.vsFloor), cell(d?.vsVmFloor)])
+  floorRows.push([String(n), cell(a?.coldVsFloor), cell(a?.noopVsFloor), cell(a?.noopVsCheckedFloor), cell(d?.vsFloor), cell(d?.vsVmFloor)])
 }
 
 const peer = find('peer-add')

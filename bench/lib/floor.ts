@@ -4,6 +4,8 @@
 // - cold: write the files mesh writes (wg config, BEAM files, the hosts block spliced into /etc/hosts), then
 //   `wg-quick up`;
 // - no-op: read the same files and `wg show`;
+// - checked no-op: read what mesh's no-op reads, with the same programs: the sha256 of each managed file, its owner
+//   and mode, /etc/hosts byte for byte (base64) and the running peers without their keys (`wg show dump | awk`);
 // - ping sweep: each host pings every other host's tunnel address (doctor's floor);
 // - ping sweep + one VM: the same, with an Erlang VM booted beside it on every host (`erl -eval 'halt().'`, with
 //   the flags doctor gives its short-lived VMs): the least that reading the BEAM's own view of the names costs.
@@ -39,6 +41,7 @@ function writeFile(path: string, content: string, mode: string): string {
 export interface FloorScripts {
   cold: string
   noop: string
+  noopChecked: string
   ping: string
   pingVm: string
   /** The node + ssh2 floor's specs (bench/lib/ssh2-floor.mjs): the same per-host cold and no-op scripts. */
@@ -60,7 +63,7 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     [`${BEAM_DIR}/cookie`, cookie, '600'],
     ...['env.sh', 'vm.args', 'libcluster.exs'].map((f): [string, string, string] => [`${BEAM_DIR}/${f}`, readFileSync(join(outDir, h.name, f), 'utf8'), '644']),
   ]
-  const scripts = {cold: [] as string[], noop: [] as string[], ping: [] as string[], pingVm: [] as string[]}
+  const scripts = {cold: [] as string[], noop: [] as string[], noopChecked: [] as string[], ping: [] as string[], pingVm: [] as string[]}
   for (const h of lab.hosts) {
     const cold = [
       'set -e',
@@ -74,7 +77,14 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
       'cat "$t" > /etc/hosts && rm -f "$t"',
       `wg-quick up ${IFACE}`,
     ].join('\n')
-    const noop = `cat /etc/wireguard/${IFACE}.conf ${files(h).slice(1).map(([p]) => p).join(' ')} /etc/hosts && wg show ${IFACE} dump`
+    const managed = files(h).map(([p]) => p).join(' ')
+    const noop = `cat ${managed} /etc/hosts && wg show ${IFACE} dump`
+    const noopChecked = [
+      `sha256sum ${managed}`,
+      `stat -L -c '%U %a %n' ${managed}`,
+      'base64 < /etc/hosts',
+      `wg show ${IFACE} dump | awk -F '\\t' 'NR > 1 { print $1, $4, $8 }'`,
+    ].join(' && ')
     const others = lab.hosts.filter((o) => o.name !== h.name).map((o) => meshIps.get(o.name)!)
     // Every pair at once from this host; a lost ping fails the sweep (the mesh is meant to be healthy).
     // Each child's pid is kept and waited for: `jobs -p` lists nothing in a script read by `sh -s` (dash), so such a
@@ -83,7 +93,7 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     const waitAll = 'fail=0; for p in $pids; do wait "$p" || fail=1; done; exit $fail'
     const ping = `${sweep}; ${waitAll}`
     const pingVm = `${sweep}; erl ${SHORT_LIVED_VM_FLAGS.join(' ')} -noshell -noinput -eval 'halt().' >/dev/null 2>&1 & pids="$pids $!"; ${waitAll}`
-    for (const [kind, body] of [['cold', cold], ['noop', noop], ['ping', ping], ['pingVm', pingVm]] as const) {
+    for (const [kind, body] of [['cold', cold], ['noop', noop], ['noopChecked', noopChecked], ['ping', ping], ['pingVm', pingVm]] as const) {
       const file = join(dir, `${kind}-${h.name}.sh`)
       writeFileSync(file, `${body}\n`, {mode: 0o600})
       // Each host's output stays apart (read back on failure); all start at once and the script waits for every one.
@@ -96,13 +106,21 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     writeFileSync(file, JSON.stringify({identityFile: lab.result.identityFile, knownHostsFile: lab.result.knownHostsFile, hosts}), {mode: 0o600})
     return file
   }
-  const top = (kind: 'cold' | 'noop' | 'ping' | 'pingVm') => {
+  const top = (kind: keyof typeof scripts) => {
     const file = join(dir, `${kind}.sh`)
     writeFileSync(file, ['umask 077', 'pids=', ...scripts[kind], 'rc=0', 'for p in $pids; do wait "$p" || rc=1; done', 'exit $rc', ''].join('\n'), {mode: 0o600})
     chmodSync(file, 0o600)
     return file
   }
-  return {cold: top('cold'), noop: top('noop'), ping: top('ping'), pingVm: top('pingVm'), ssh2Cold: ssh2Spec('cold'), ssh2Noop: ssh2Spec('noop')}
+  return {
+    cold: top('cold'),
+    noop: top('noop'),
+    noopChecked: top('noopChecked'),
+    ping: top('ping'),
+    pingVm: top('pingVm'),
+    ssh2Cold: ssh2Spec('cold'),
+    ssh2Noop: ssh2Spec('noop'),
+  }
 }
 
 /** Runs a floor script (`sh FILE`) and returns its wall time; throws with the first host's output on failure. */
