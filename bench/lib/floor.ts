@@ -58,6 +58,7 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
   mkdirSync(dir, {recursive: true, mode: 0o700})
   const block = readFileSync(join(outDir, 'hosts.block'), 'utf8')
   const cookie = readFileSync(join(stateDir, 'secrets', 'cookie'), 'utf8')
+  // Each host's managed files, read from init's output once per host: [path on the host, content, mode].
   const files = (h: LabHost): [string, string, string][] => [
     [`/etc/wireguard/${IFACE}.conf`, readFileSync(join(outDir, h.name, `${IFACE}.conf`), 'utf8'), '600'],
     [`${BEAM_DIR}/cookie`, cookie, '600'],
@@ -65,11 +66,12 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
   ]
   const scripts = {cold: [] as string[], noop: [] as string[], noopChecked: [] as string[], ping: [] as string[], pingVm: [] as string[]}
   for (const h of lab.hosts) {
+    const hostFiles = files(h)
     const cold = [
       'set -e',
       'umask 077',
       `mkdir -p /etc/wireguard ${BEAM_DIR}`,
-      ...files(h).map(([path, content, mode]) => writeFile(path, content, mode)),
+      ...hostFiles.map(([path, content, mode]) => writeFile(path, content, mode)),
       // /etc/hosts is a bind mount in the lab (rename gives EBUSY): spliced and written in place, as mesh does.
       // The lab's hosts share the real /etc (only some files are mounted per host): the temp file gets its own name.
       't=$(mktemp)',
@@ -77,7 +79,7 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
       'cat "$t" > /etc/hosts && rm -f "$t"',
       `wg-quick up ${IFACE}`,
     ].join('\n')
-    const managed = files(h).map(([p]) => p).join(' ')
+    const managed = hostFiles.map(([p]) => p).join(' ')
     const noop = `cat ${managed} /etc/hosts && wg show ${IFACE} dump`
     const noopChecked = [
       `sha256sum ${managed}`,
