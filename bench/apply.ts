@@ -1,12 +1,13 @@
-// Prints how long `mesh apply` takes on 1, 4, 16 and 64 lab hosts (network namespaces with their own sshd on
-// this machine) beside the OpenSSH floor measured in the same lab and the same run (bench/lib/floor.ts): a cold
-// apply (nothing on the hosts) against one ssh per host writing the same files plus `wg-quick up`, and a no-op
-// re-apply against one ssh per host reading them plus `wg show` (and a "checked" floor reading what mesh reads
-// there, with the same programs: sums, owner and mode, /etc/hosts, the running peers); and the same two scripts run by a bare node
-// process through ssh2 (bench/lib/ssh2-floor.mjs), the floor of any CLI built on node and ssh2. Each figure is the median of a few rounds
-// (BENCH_APPLY_ROUNDS, default 3); the hosts are put back to bare before every cold run, untimed. The ratios
-// mesh/floor are side by side, so they hold on a shared, busy machine better than the absolute times do; the
-// 1-minute load average after each size is printed with them. Figures only: nothing here asserts a timing.
+// Prints how long `mesh apply` takes on 1, 4, 16 and 64 lab hosts (network namespaces with their own sshd on this
+// machine) beside the OpenSSH floor measured in the same lab and the same run (bench/lib/floor.ts): a cold apply
+// (nothing on the hosts) against one ssh per host writing the same files plus `wg-quick up`, and a no-op re-apply
+// against one ssh per host reading them plus `wg show` (and a "checked" floor reading what mesh reads there, with the
+// same programs: sums, owner and mode, /etc/hosts, the running peers); and the same two scripts run by a bare node
+// process through ssh2 (bench/lib/ssh2-floor.mjs), the floor of any CLI built on node and ssh2. Each figure is the
+// median of a few rounds (BENCH_APPLY_ROUNDS, default 3); the hosts are put back to bare before every cold run,
+// untimed. The ratios mesh/floor are side by side, so they hold on a shared, busy machine better than the absolute
+// times do; the 1-minute load average after each size is printed with them. Figures only: nothing here asserts a
+// timing.
 // Needs root, the lab packages and dist/ (`npm run build`).
 // Run: node --import tsx bench/apply.ts [sizes...]   (default 1 4 16 64)
 import {loadavg} from 'node:os'

@@ -28,8 +28,9 @@ export interface IoTimer {
  * A short timeout on a reply (a probe's few seconds, a connection's close) whose verdict comes only after the I/O
  * already waiting has been read. A timer that fires late (the process had no CPU for a while: a small controller
  * checking dozens of hosts at once) runs in the event loop's timers phase, before the poll phase reads the replies
- * that arrived meanwhile, so a reply that came in time would be called a timeout. The verdict waits two turns of the loop (setImmediate runs after
- * a poll): the first poll may read a reply's bytes and stop there, and its end (EOF) is only read by the next.
+ * that arrived meanwhile, so a reply that came in time would be called a timeout. The verdict waits two turns of the
+ * loop (setImmediate runs after a poll): the first poll may read a reply's bytes and stop there, and its end (EOF) is
+ * only read by the next.
  * `unref`: the timer alone does not keep the process alive.
  */
 export function ioTimeout(ms: number, onTimeout: () => void, {unref = false}: {unref?: boolean} = {}): IoTimer {

@@ -1,7 +1,8 @@
-// A probe's timeout (or a close's bound) that fires late (the CLI had no CPU for a while: a small controller checking dozens of hosts,
-// the 32-host lab on two cores) must not call a reply that arrived in time a timeout. Node runs expired timers
-// before it reads the sockets that became readable meanwhile; the probes' timeouts (ioTimeout) wait for that read.
-// The replies (and the closes) come from a server in another process, so they arrive while this process is busy.
+// A probe's timeout (or a close's bound) that fires late (the CLI had no CPU for a while: a small controller checking
+// dozens of hosts, the 32-host lab on two cores) must not call a reply that arrived in time a timeout. Node runs
+// expired timers before it reads the sockets that became readable meanwhile; the probes' timeouts (ioTimeout) wait
+// for that read. The replies (and the closes) come from a server in another process, so they arrive while this
+// process is busy.
 import assert from 'node:assert/strict'
 import {ChildProcess, spawn} from 'node:child_process'
 import {EventEmitter} from 'node:events'
