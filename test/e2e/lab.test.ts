@@ -12,6 +12,7 @@ import {parseInventory} from '../../src/core/inventory.js'
 import {LabDownResult, seedHostsFile} from '../../src/lab/index.js'
 import {claimLabSlot} from '../../src/lab/slot.js'
 import {Lab, requireBuiltCli, requireLab, startLab, stopLab} from './harness.js'
+import {pingDuring} from './ping.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -97,6 +98,22 @@ test('lab: 3 real hosts over SSH, a wg-quick tunnel between two of them, and a c
       assert.equal(ping.status, 0, `ping through the tunnel: ${ping.stdout}${ping.stderr}`)
       const third = await lab.ssh('Host-3', 'ls -A /run/wireguard /etc/wireguard; ip link show wg0 2>&1 || true')
       assert.doesNotMatch(third.stdout, /wg0\.(sock|conf)|state/, 'Host-3 sees neither socket, config nor interface of the others')
+    })
+
+    // The key tests count lost pings with pingDuring: it must see an outage that the change leaves behind, which
+    // no later reply ends (it once called such a tunnel's last pings "in flight" and reported 0 lost).
+    await t.test('the ping-loss counter: a quiet change loses nothing; a tunnel still down when the change ends is counted', async () => {
+      const quiet = await pingDuring(lab, 'Host-1', '10.99.0.2', () => new Promise((r) => setTimeout(r, 200)))
+      assert.equal(quiet.lost, 0, quiet.timeline)
+      assert.ok(quiet.sent >= 10, `pings answered: ${quiet.sent}`)
+      const pubOfHost1 = (await lab.exec('Host-1', ['wg', 'show', 'wg0', 'public-key'])).stdout.trim()
+      const broken = await pingDuring(lab, 'Host-1', '10.99.0.2', async () => {
+        const r = await lab.exec('Host-2', ['wg', 'set', 'wg0', 'peer', pubOfHost1, 'remove'])
+        assert.equal(r.status, 0, r.stderr)
+      })
+      // The 1 s after the change alone is ~20 pings at 50 ms.
+      assert.ok(broken.lost >= 10, `lost ${broken.lost}: ${broken.timeline}`)
+      assert.match(broken.timeline, /no reply after the change ended/)
     })
 
     pids = lab.hosts.flatMap((h) => sh('ip', ['netns', 'pids', h.namespace]).split('\n').filter(Boolean).map(Number))

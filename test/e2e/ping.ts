@@ -1,6 +1,8 @@
 // Counting pings lost while something changes the mesh: `ping -i 0.05` runs from 1 s before the change until
-// 1 s after it, however long the change takes, and is then stopped. A packet counts as lost only when a later one
-// was answered: the last ones in flight when ping is stopped, or slow under load, are not losses of the tunnel.
+// 1 s after it, however long the change takes, and is then stopped. A packet counts as lost when a later one was
+// answered: the last ones in flight when ping is stopped, or slow under load, are not losses of the tunnel. But
+// when no reply at all came after the change ended, the tunnel was down when the change said it was done: every
+// unanswered packet up to the last one sent is lost (it had up to 1 s, not the few ms a working tunnel takes).
 import {existsSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -34,16 +36,19 @@ function ranges(seqs: number[]): string {
 
 export async function pingDuring(lab: Lab, from: string, to: string, change: () => Promise<void>): Promise<PingCount> {
   const pidFile = join(lab.dir, `ping-${process.pid}-${Date.now()}.pid`)
-  const ping = lab.exec(from, ['sh', '-c', 'echo $$ > "$1"; exec ping -n -i 0.05 -W 5 -w 600 "$2"', 'sh', pidFile, to], {timeoutMs: 660_000})
+  // -D: each reply carries its arrival time (epoch seconds), to tell replies after the change's end.
+  const ping = lab.exec(from, ['sh', '-c', 'echo $$ > "$1"; exec ping -n -D -i 0.05 -W 5 -w 600 "$2"', 'sh', pidFile, to], {timeoutMs: 660_000})
   let started = Date.now()
   let changeRan = ''
+  let changeEnded = Infinity
   try {
     for (let i = 0; i < 200 && !existsSync(pidFile); i++) await sleep(50)
     started = Date.now()
     await sleep(1000)
     const from = Date.now() - started
     await change()
-    changeRan = `${from}-${Date.now() - started} ms`
+    changeEnded = Date.now()
+    changeRan = `${from}-${changeEnded - started} ms`
     await sleep(1000)
   } finally {
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0
@@ -51,13 +56,16 @@ export async function pingDuring(lab: Lab, from: string, to: string, change: () 
     rmSync(pidFile, {force: true})
   }
   const out = (await ping).stdout
-  const answered = new Set([...out.matchAll(/icmp_seq=(\d+) .*time=/g)].map((m) => Number(m[1])))
+  const replies = [...out.matchAll(/^\[(\d+\.\d+)\] .*icmp_seq=(\d+) .*time=([\d.]+) ms/gm)].map((m) => ({atMs: Number(m[1]) * 1000, seq: Number(m[2]), rttMs: Number(m[3])}))
+  const answered = new Set(replies.map((r) => r.seq))
   if (!answered.size) throw new Error(`no ping from ${from} to ${to} was answered:\n${out}`)
-  const last = Math.max(...answered)
-  const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]))
+  const downAtEnd = !replies.some((r) => r.atMs >= changeEnded)
+  const transmitted = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0)
+  const last = downAtEnd ? Math.max(transmitted, ...answered) : Math.max(...answered)
   const lostSeqs = Array.from({length: last}, (_, i) => i + 1).filter((q) => !answered.has(q))
   const at = (q: number) => (q - 1) * 50
   const lostAt = lostSeqs.length === 0 ? '' : lostSeqs.length === 1 ? ` (${at(lostSeqs[0])} ms)` : ` (${at(lostSeqs[0])}-${at(lostSeqs.at(-1)!)} ms)`
-  const timeline = `lost seq ${ranges(lostSeqs) || 'none'}${lostAt}; change ran ${changeRan || 'until it failed'}`
-  return {sent: last, lost: last - answered.size, maxRttMs: Math.max(...times), timeline}
+  const lastReply = `; no reply after the change ended (the last came at ${Math.round(Math.max(...replies.map((r) => r.atMs)) - started)} ms)`
+  const timeline = `lost seq ${ranges(lostSeqs) || 'none'}${lostAt}; change ran ${changeRan || 'until it failed'}${downAtEnd ? lastReply : ''}`
+  return {sent: last, lost: lostSeqs.length, maxRttMs: Math.max(...replies.map((r) => r.rttMs)), timeline}
 }
