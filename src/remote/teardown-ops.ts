@@ -7,9 +7,12 @@ import {RemoteHost} from './hostops.js'
 const RMDIR_SCRIPT = `[ -d "$1" ] || exit 0
 rmdir -- "$1" 2>/dev/null || true`
 
-/** One ping per address, in parallel, best effort: traffic makes WireGuard start a handshake right away. */
-const NUDGE_SCRIPT = `for ip in "$@"; do ping -c 1 -W 1 -q "$ip" >/dev/null 2>&1 & done
-wait
+/**
+ * One ping per address, in parallel, best effort: traffic makes WireGuard start a handshake right away. The
+ * pings are not waited for: the first packet is what counts, and a peer still on its old key would hold the
+ * round trip for the whole -W.
+ */
+const NUDGE_SCRIPT = `for ip in "$@"; do ping -c 1 -W 1 -q "$ip" </dev/null >/dev/null 2>&1 & done
 exit 0`
 
 export async function runTeardownStep(remote: RemoteHost, step: TeardownStep): Promise<void> {

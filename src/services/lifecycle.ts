@@ -26,7 +26,8 @@ export function lifecycleWork(session: ApplySession): {remote: number; any: bool
  * WireGuard knows a peer only by its public key, so no order is lossless. Peers go first: they drop the
  * rotated host's old session and wait for its new key. Then the rotated hosts switch keys (which also
  * lets them start a handshake at once) and send a packet to every peer: the outage is the time between
- * the two phases plus one handshake. A host rotated together with its peer is in the second phase too.
+ * the two phases plus one handshake. A host rotated together with its peer is in the second phase too,
+ * where the rotated hosts switch one at a time (see gate).
  */
 export async function runLifecycle(
   session: ApplySession,
@@ -43,7 +44,11 @@ export async function runLifecycle(
     const ips = loaded.mesh.hosts.filter((h) => h.name !== s.host.name).map((h) => h.ipv4 ?? h.ipv6).filter(Boolean) as string[]
     return nudgePeers(s.remote!, ips)
   }
-  const [first, second] = await Promise.all([execHosts(peers.map(signalSync)).finally(releaseAll), execHosts(gate(keyed, peers, nudge))])
+  const nudges: Promise<void>[] = []
+  const [first, second] = await Promise.all([execHosts(peers.map(signalSync)).finally(releaseAll), execHosts(gate(keyed, peers, (s) => void nudges.push(nudge(s))))])
+  // The nudges run beside the executors: each must have reached its host before the connections close, or a
+  // peer that tried too early waits out REKEY_TIMEOUT (5 s) for its next handshake.
+  await Promise.all(nudges)
   const byName = new Map([...first, ...second].map((r) => [r.name, r]))
   const hosts = session.sessions.map((s) => byName.get(s.host.name)!)
 
@@ -73,15 +78,24 @@ function signalSync(s: HostSession): HostSession {
   return s
 }
 
-function gate(keyed: HostSession[], peers: HostSession[], nudge: (s: HostSession) => Promise<void>): HostSession[] {
+// Rotated hosts switch one at a time. A host starts a handshake with every peer as it switches: to a rotated
+// host still on its old key it is refused, and that host's own handshake, when it switches, succeeds. Two that
+// switch at once can each take the other's handshake and answer it; taking it drops the one each had started,
+// so both answers are refused: neither has a session until WireGuard tries again after REKEY_TIMEOUT (5 s).
+// A CI run of the local -> host migration (two hosts rotated together) lost its pings for that. The cost is one
+// `wg syncconf` round trip per rotated host, in turn, and only when several rotate.
+function gate(keyed: HostSession[], peers: HostSession[], nudge: (s: HostSession) => void): HostSession[] {
+  let turn: Promise<unknown> = Promise.resolve()
   for (const s of keyed) {
     if (!s.remote) continue
     const sync = s.remote.syncconf.bind(s.remote)
     s.remote.syncconf = async (n) => {
       // A peer that fails before its syncconf signals when its whole phase ends (releaseAll).
       await Promise.all(peers.map((p) => synced.get(p) ?? Promise.resolve()))
-      await sync(n)
-      void nudge(s) // at once, on a channel of its own, while the executor goes on verifying
+      const mine = turn.then(() => sync(n))
+      turn = mine.catch(() => undefined)
+      await mine
+      nudge(s) // at once, on a channel of its own, while the executor goes on verifying
     }
   }
   return keyed

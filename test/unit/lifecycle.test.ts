@@ -4,9 +4,12 @@ import {existsSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {ApplyHostFacts} from '../../src/core/plan.js'
+import {ApplyHostFacts, HostPlan} from '../../src/core/plan.js'
 import {describePeerDelta, describeTeardown, peerDelta, planTeardown} from '../../src/core/teardown.js'
 import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
+import type {RemoteHost} from '../../src/remote/hostops.js'
+import type {ApplySession, HostResult, HostSession} from '../../src/services/apply-types.js'
+import {runLifecycle} from '../../src/services/lifecycle.js'
 import {loadMesh} from '../../src/services/mesh.js'
 import {commitRotation, pendingFile, startKeyRotation} from '../../src/state/rotation.js'
 import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
@@ -97,5 +100,58 @@ describe('rotation state machine', () => {
   it('a host without a key yet is not rotated (its first apply creates one)', () => {
     const {store} = setup()
     assert.deepEqual(startKeyRotation(store, ['Host-Z']), {created: [], resumed: []})
+  })
+})
+
+describe('rotation order in apply', () => {
+  // Two rotated hosts that switch at once can take each other's handshakes and both be left without a session
+  // for 5 s (a CI run lost pings for that); and the connections close right after runLifecycle, so a nudge still
+  // on its way never reaches its host.
+  it("peers switch first, then the rotated hosts one at a time, each nudging its peers; it returns after the nudges", async () => {
+    const dir = tmpDir()
+    const inv = join(dir, 'inv.yaml')
+    writeFileSync(inv, toYaml(baseInventory(4)))
+    const first = loadMesh({inventoryFile: inv})
+    const rotated = ['Host-A', 'Host-B', 'Host-C']
+    startKeyRotation(first.store, rotated)
+    const loaded = loadMesh({inventoryFile: inv})
+    assert.deepEqual(loaded.pendingKeys, rotated)
+    const events: string[] = []
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+    const sessions: HostSession[] = loaded.mesh.hosts.map((host) => {
+      const remote = {
+        // Each switch takes a while, the peer's longest: a rotated host must still wait for it, and for the other
+        // rotated hosts' switches to end.
+        syncconf: async () => {
+          events.push(`${host.name} syncconf`)
+          await sleep(rotated.includes(host.name) ? 20 : 60)
+          events.push(`${host.name} switched`)
+        },
+        // The nudge's round trip is slower than everything else here, as a loaded host's can be.
+        run: async (argv: string[]) => {
+          await sleep(150)
+          events.push(`${host.name} nudged ${argv.slice(4).join(' ')}`)
+          return ''
+        },
+      }
+      // Only a peer whose plan runs `wg syncconf` is waited for (signalled when it has run).
+      return {host, remote: remote as unknown as RemoteHost, plan: {iface: {kind: 'syncconf'}} as HostPlan}
+    })
+    const execHosts = async (list: HostSession[]): Promise<HostResult[]> =>
+      Promise.all(list.map(async (s) => {
+        await s.remote!.syncconf(3)
+        return {name: s.host.name, status: 'changed', files: [], iface: 'syncconf', disruptive: false, notes: []}
+      }))
+    const session = {loaded, sessions, teardowns: [], concurrency: 4, interrupted: false, close: async () => []} as ApplySession
+    const result = await runLifecycle(session, execHosts, {step() {}})
+    events.push('returned')
+    assert.equal(result.rotation?.committed, true)
+    assert.deepEqual(events.slice(0, 2), ['Host-D syncconf', 'Host-D switched'])
+    const switches = events.filter((e) => / (syncconf|switched)$/.test(e)).slice(2)
+    assert.deepEqual(switches, rotated.flatMap((h) => [`${h} syncconf`, `${h} switched`]), 'one rotated host at a time')
+    const ipsBut = (name: string) => loaded.mesh.hosts.filter((h) => h.name !== name).map((h) => h.ipv4).join(' ')
+    const nudged = events.filter((e) => e.includes(' nudged '))
+    assert.deepEqual(nudged.sort(), rotated.map((h) => `${h} nudged ${ipsBut(h)}`))
+    assert.equal(events.at(-1), 'returned')
   })
 })
