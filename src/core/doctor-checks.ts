@@ -92,7 +92,13 @@ export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, fact
   out.push(...resolveChecks(ctx, from, to, facts))
   if (link.ping && link.ping.sent > 0) {
     const loss = Math.round((100 * (link.ping.sent - link.ping.received)) / link.ping.sent)
-    if (loss === 100) out.push(f('fail', a, 'ping', 'no ping', `no ping reply from ${b} (${to.ipv4 ?? to.ipv6}) over the tunnel`, `check the handshake with ${b} (wg show ${ctx.mesh.interface}) and any firewall on ${ctx.mesh.interface}`, b))
+    const late = link.ping.late
+    if (loss === 100 && late?.received) {
+      out.push(f('warn', a, 'ping', 'ping late', `no reply from ${b} (${to.ipv4 ?? to.ipv6}) to the first ${link.ping.sent} pings; one came within 16 s: the tunnel had no working session yet (just brought up, or both ends' handshakes crossed; WireGuard mends that by itself within 5-15 s)`,
+        `run mesh doctor again: it should pass; if this pair is late every time, check the link between ${a} and ${b}`, b))
+    } else if (loss === 100) {
+      out.push(f('fail', a, 'ping', 'no ping', `no ping reply from ${b} (${to.ipv4 ?? to.ipv6}) over the tunnel${late ? ', none within 16 s more either' : ''}`, `check the handshake with ${b} (wg show ${ctx.mesh.interface}) and any firewall on ${ctx.mesh.interface}`, b))
+    }
     else if (loss > 0) out.push(f('warn', a, 'ping', `loss ${loss}%`, `${loss}% ping loss to ${b} over the tunnel`, `check the path MTU (network.mtu) and the link between ${a} and ${b}`, b))
   }
   out.push(...beamChecks(ctx, from, to, link, target))

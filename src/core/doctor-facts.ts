@@ -31,9 +31,16 @@ export interface DistProbeFact {
 }
 
 /** What host A observed about peer B over the tunnel. */
+export interface PingFact {
+  sent: number
+  received: number
+  /** When none of the first were answered: one more ping that waits 16 s, as long as WireGuard takes to mend a session. */
+  late?: {sent: number; received: number}
+}
+
 export interface LinkFacts {
   /** ping to B's tunnel address. */
-  ping?: {sent: number; received: number}
+  ping?: PingFact
   /** NAMES to B's tunnel address, port 4369. */
   epmd?: EpmdProbeFact
   /** B's node dist port (learned from B's epmd), dialled over the tunnel. */

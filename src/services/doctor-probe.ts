@@ -2,7 +2,7 @@
 // probes opened *from* the host (ssh direct-tcpip), so EPMD and the dist port are tested through the tunnel.
 import type {Duplex} from 'node:stream'
 
-import {DistProbeFact, EpmdProbeFact, DoctorHostFacts, LinkFacts, PortState, portStateOf} from '../core/doctor-facts.js'
+import {DistProbeFact, EpmdProbeFact, DoctorHostFacts, LinkFacts, PingFact, PortState, portStateOf} from '../core/doctor-facts.js'
 import {parseHostname} from '../core/parse.js'
 import {findShadows, meshNames} from '../core/hosts-shadow.js'
 import {Mesh, MeshHost, wgAlias} from '../core/model.js'
@@ -74,13 +74,15 @@ ahosts() {
  * Processes per peer are few on purpose (one ping each, names in one getent per family): N hosts run N^2. Every
  * program started costs a few milliseconds on a small host, so none is started where the shell can do it.
  */
-const PROBE_SCRIPT = `expr=$1; iface=$2; dump=$3; sudo=$4; shift 4
+export const PROBE_SCRIPT = `expr=$1; iface=$2; dump=$3; sudo=$4; shift 4
 ${AHOSTS_FUNCTIONS}
 # Each ping's report goes to our stderr, which nothing else writes to: ping writes it once, at its exit, and a
 # write of under 4 KiB to a pipe is never split, so the reports of all the pings arrive whole, each naming its address.
 exec 3>&2 2>/dev/null
+pings=
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
   ping -n -q -c 3 -i 0.2 -W 1 "$1" >&3 &
+  pings="$pings $!=$1"
   shift
 done
 [ $# -gt 0 ] && shift
@@ -96,6 +98,17 @@ ahosts inet6 v6 $names
 set +f
 printf '@@hosts\\n'; cat /etc/hosts
 ${ERL_NAMES}
+# A peer that answered none of the three (ping's status 1; 2 is an error here, such as no route) may have no
+# working session yet: two hosts brought up at the same moment can cross their handshakes. WireGuard mends that
+# by itself: it retries a handshake 5 s after the last, and starts a new one 15 s after data went unanswered.
+# One more ping, answered within 16 s, tells such a tunnel from a dead one. Its report comes after the @@late
+# line (every first report is in by then).
+late=
+for p in $pings; do wait "\${p%%=*}"; [ $? -eq 1 ] && late="$late \${p#*=}"; done
+if [ -n "$late" ]; then
+  printf '@@late\\n' >&3
+  for ip in $late; do ping -n -q -c 1 -w 16 "$ip" >&3 & done
+fi
 wait
 printf '@@dump\\n'
 \${sudo:+sudo -n --} sh -c "$dump" mesh "$iface"
@@ -126,14 +139,21 @@ function sections(out: string): Map<string, string[]> {
 /**
  * \`ping -q\` reports, in any order and among other lines: "--- ADDRESS ping statistics ---" and, on the next line,
  * "N packets transmitted, M received". A ping that never reported (it could not start) is missing: all lost.
+ * Reports after an "@@late" line are of the second ping to a peer that answered none of the first.
  */
-export function parsePingReports(out: string): Map<string, {sent: number; received: number}> {
-  const pings = new Map<string, {sent: number; received: number}>()
+export function parsePingReports(out: string): Map<string, PingFact> {
+  const pings = new Map<string, PingFact>()
   const lines = out.split('\n')
+  let late = false
   for (let i = 0; i < lines.length - 1; i++) {
+    if (lines[i] === '@@late') late = true
     const ip = /^--- (\S+) ping statistics ---$/.exec(lines[i])?.[1]
     const stats = ip ? /^(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(lines[i + 1]) : null
-    if (ip && stats) pings.set(ip, {sent: Number(stats[1]), received: Number(stats[2])})
+    if (!ip || !stats) continue
+    const counts = {sent: Number(stats[1]), received: Number(stats[2])}
+    const first = pings.get(ip)
+    if (!late) pings.set(ip, counts)
+    else if (first) first.late = counts
   }
   return pings
 }

@@ -2,12 +2,12 @@
 // dump with real-looking keys: the private key and the preshared keys never come back, everything else does.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {parseWgDump} from '../../src/core/wgdump.js'
-import {DUMP_SCRIPT, parsePingReports} from '../../src/services/doctor-probe.js'
+import {DUMP_SCRIPT, PROBE_SCRIPT, parsePingReports} from '../../src/services/doctor-probe.js'
 import {tmpDir} from '../support/helpers.js'
 
 const key = (c: string) => `${c.repeat(42)}A=`
@@ -81,5 +81,57 @@ describe('doctor dump script', () => {
     const reports = parsePingReports(r.stdout)
     assert.deepEqual([...reports.keys()].sort(), ['127.0.0.1', '127.0.0.2', '127.0.0.3'], r.stdout)
     for (const v of reports.values()) assert.equal(v.sent, 2)
+  })
+
+  // A tunnel with no working session yet (both ends' handshakes crossed) answers only once WireGuard mends it,
+  // 5-15 s later: the probe pings such a peer once more, and only such a peer. A `ping` that prints ping's own
+  // -q report (on stdout, as ping does) and exits as ping does: 1 = no reply, 2 = an error (no route).
+  it('the probe pings again, for 16 s, only the peers that answered none of the first three; reports after @@late', () => {
+    const dir = tmpDir()
+    const calls = join(dir, 'calls')
+    // 10.0.0.2 answers; 10.0.0.3 answers only the later ping; 10.0.0.4 never; 10.0.0.5 has no route.
+    writeFileSync(join(dir, 'ping'), `#!/bin/sh
+ip=; for a in "$@"; do ip=$a; done
+echo "$*" >> '${calls}'
+case "$ip $*" in
+  "10.0.0.2 "*|"10.0.0.3 "*"-w 16"*) n=1; [ "$ip" = 10.0.0.2 ] && n=3 ;;
+  "10.0.0.5 "*) echo 'connect: Network is unreachable' >&2; exit 2 ;;
+  *) n=0 ;;
+esac
+sent=3; case "$*" in *"-w 16"*) sent=16; [ $n -gt 0 ] && sent=1 ;; esac
+printf -- '--- %s ping statistics ---\n%s packets transmitted, %s received\n' "$ip" $sent $n
+[ $n -gt 0 ]
+`, {mode: 0o755})
+    const r = spawnSync('sh', ['-c', PROBE_SCRIPT, 'mesh', '', 'bmtest0', 'exit 1', '', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '--', 'localhost', '--'], {
+      encoding: 'utf8',
+      env: {...process.env, PATH: `${dir}:${process.env.PATH}`},
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.deepEqual([...parsePingReports(r.stderr)].sort(), [
+      ['10.0.0.2', {sent: 3, received: 3}],
+      ['10.0.0.3', {sent: 3, received: 0, late: {sent: 1, received: 1}}],
+      ['10.0.0.4', {sent: 3, received: 0, late: {sent: 16, received: 0}}],
+    ])
+    const pinged = readFileSync(calls, 'utf8').trim().split('\n').sort()
+    assert.deepEqual(pinged, [
+      '-n -q -c 1 -w 16 10.0.0.3',
+      '-n -q -c 1 -w 16 10.0.0.4',
+      '-n -q -c 3 -i 0.2 -W 1 10.0.0.2',
+      '-n -q -c 3 -i 0.2 -W 1 10.0.0.3',
+      '-n -q -c 3 -i 0.2 -W 1 10.0.0.4',
+      '-n -q -c 3 -i 0.2 -W 1 10.0.0.5',
+    ], 'no second ping after an error (10.0.0.5: no route)')
+    assert.match(r.stdout, /^@@dumpstatus 1$/m, 'the dump is still read after the pings')
+  })
+
+  it('no second ping when every peer answered', () => {
+    const dir = tmpDir()
+    writeFileSync(join(dir, 'ping'), `#!/bin/sh\nfor a in "$@"; do ip=$a; done\nprintf -- '--- %s ping statistics ---\\n3 packets transmitted, 3 received\\n' "$ip"\n`, {mode: 0o755})
+    const r = spawnSync('sh', ['-c', PROBE_SCRIPT, 'mesh', '', 'bmtest0', 'exit 1', '', '10.0.0.2', '10.0.0.3', '--', 'localhost', '--'], {
+      encoding: 'utf8',
+      env: {...process.env, PATH: `${dir}:${process.env.PATH}`},
+    })
+    assert.doesNotMatch(r.stderr, /@@late/)
+    assert.equal(parsePingReports(r.stderr).size, 2)
   })
 })

@@ -192,6 +192,24 @@ describe('doctor verdicts', () => {
     assert.equal(cell(r, 'Host-C', 'Host-A').label, 'loss 25%')
   })
 
+  it('a pair answered only by the later ping (no session at first) is a warning; one that never answers fails', () => {
+    const f = healthy()
+    hostOf(f, 'Host-A').links!['Host-B'].ping = {sent: 3, received: 0, late: {sent: 1, received: 1}}
+    hostOf(f, 'Host-B').links!['Host-A'].ping = {sent: 3, received: 0, late: {sent: 1, received: 1}}
+    const late = diagnose(mesh(), f)
+    assert.deepEqual(late.findings.map((x) => [x.severity, x.host, x.check]), [['warn', 'Host-A', 'ping'], ['warn', 'Host-B', 'ping']])
+    assert.match(late.findings[0].message, /no reply from Host-B .* to the first 3 pings; one came within 16 s/)
+    assert.match(late.findings[0].hint, /run mesh doctor again/)
+    assert.equal(cell(late, 'Host-A', 'Host-B').label, 'ping late')
+    assert.ok(late.healthy)
+    hostOf(f, 'Host-A').links!['Host-B'].ping = {sent: 3, received: 0, late: {sent: 16, received: 0}}
+    const dead = diagnose(mesh(), f)
+    const fail = dead.findings.find((x) => x.severity === 'fail')!
+    assert.deepEqual([fail.host, fail.check, fail.label], ['Host-A', 'ping', 'no ping'])
+    assert.match(fail.message, /none within 16 s more either/)
+    assert.ok(!dead.healthy)
+  })
+
   it('network.keys: host: a key that differs from state is fixed by a full apply (collects it), not by installing one', () => {
     const f = healthy()
     hostOf(f, 'Host-B').wg!.interface.publicKey = key(9)
