@@ -98,8 +98,9 @@ export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, fact
         `run mesh doctor again: it should pass; if this pair is late every time, check the link between ${a} and ${b}`, b))
     } else if (loss === 100) {
       out.push(f('fail', a, 'ping', 'no ping', `no ping reply from ${b} (${to.ipv4 ?? to.ipv6}) over the tunnel${late ? ', none within 16 s more either' : ''}`, `check the handshake with ${b} (wg show ${ctx.mesh.interface}) and any firewall on ${ctx.mesh.interface}`, b))
+    } else if (loss > 0) {
+      out.push(f('warn', a, 'ping', `loss ${loss}%`, `${loss}% ping loss to ${b} over the tunnel`, `check the path MTU (network.mtu) and the link between ${a} and ${b}`, b))
     }
-    else if (loss > 0) out.push(f('warn', a, 'ping', `loss ${loss}%`, `${loss}% ping loss to ${b} over the tunnel`, `check the path MTU (network.mtu) and the link between ${a} and ${b}`, b))
   }
   out.push(...beamChecks(ctx, from, to, link, target))
   return out

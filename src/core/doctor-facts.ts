@@ -30,14 +30,18 @@ export interface DistProbeFact {
   detail?: string
 }
 
-/** What host A observed about peer B over the tunnel. */
-export interface PingFact {
+export interface PingCounts {
   sent: number
   received: number
-  /** When none of the first were answered: one more ping that waits 16 s, as long as WireGuard takes to mend a session. */
-  late?: {sent: number; received: number}
 }
 
+/** A ping's counts, and those of the later ping a peer gets when it answered none of the first. */
+export interface PingFact extends PingCounts {
+  /** One more ping that waits 16 s, as long as WireGuard takes to mend a session. */
+  late?: PingCounts
+}
+
+/** What host A observed about peer B over the tunnel. */
 export interface LinkFacts {
   /** ping to B's tunnel address. */
   ping?: PingFact

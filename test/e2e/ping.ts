@@ -11,7 +11,7 @@ import type {Lab} from './harness.js'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export interface PingCount {
-  /** Echo requests up to the last one answered. */
+  /** Echo requests up to the last one answered; up to the last one sent when the tunnel was down at the end. */
   sent: number
   lost: number
   maxRttMs: number

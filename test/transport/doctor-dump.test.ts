@@ -22,6 +22,13 @@ function fakeWg(dump: string[]): string {
   return dir
 }
 
+/**
+ * The whole probe script with the `ping` in dir: no erl, a dump that fails (no interface here), the given peers and
+ * one name to resolve.
+ */
+const runProbe = (dir: string, peers: string[]) =>
+  spawnSync('sh', ['-c', PROBE_SCRIPT, 'mesh', '', 'bmtest0', 'exit 1', '', ...peers, '--', 'localhost', '--'], {encoding: 'utf8', env: {...process.env, PATH: `${dir}:${process.env.PATH}`}})
+
 const runDump = (dir: string) =>
   spawnSync('sh', ['-c', DUMP_SCRIPT, 'mesh', 'bmtest0'], {encoding: 'utf8', env: {...process.env, PATH: `${dir}:${process.env.PATH}`}})
 
@@ -102,10 +109,7 @@ sent=3; case "$*" in *"-w 16"*) sent=16; [ $n -gt 0 ] && sent=1 ;; esac
 printf -- '--- %s ping statistics ---\n%s packets transmitted, %s received\n' "$ip" $sent $n
 [ $n -gt 0 ]
 `, {mode: 0o755})
-    const r = spawnSync('sh', ['-c', PROBE_SCRIPT, 'mesh', '', 'bmtest0', 'exit 1', '', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '--', 'localhost', '--'], {
-      encoding: 'utf8',
-      env: {...process.env, PATH: `${dir}:${process.env.PATH}`},
-    })
+    const r = runProbe(dir, ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'])
     assert.equal(r.status, 0, r.stderr)
     assert.deepEqual([...parsePingReports(r.stderr)].sort(), [
       ['10.0.0.2', {sent: 3, received: 3}],
@@ -127,10 +131,7 @@ printf -- '--- %s ping statistics ---\n%s packets transmitted, %s received\n' "$
   it('no second ping when every peer answered', () => {
     const dir = tmpDir()
     writeFileSync(join(dir, 'ping'), `#!/bin/sh\nfor a in "$@"; do ip=$a; done\nprintf -- '--- %s ping statistics ---\\n3 packets transmitted, 3 received\\n' "$ip"\n`, {mode: 0o755})
-    const r = spawnSync('sh', ['-c', PROBE_SCRIPT, 'mesh', '', 'bmtest0', 'exit 1', '', '10.0.0.2', '10.0.0.3', '--', 'localhost', '--'], {
-      encoding: 'utf8',
-      env: {...process.env, PATH: `${dir}:${process.env.PATH}`},
-    })
+    const r = runProbe(dir, ['10.0.0.2', '10.0.0.3'])
     assert.doesNotMatch(r.stderr, /@@late/)
     assert.equal(parsePingReports(r.stderr).size, 2)
   })
