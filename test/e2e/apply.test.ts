@@ -70,7 +70,10 @@ async function sh(lab: Lab, host: string, script: string, opts: ShOptions = {}):
 async function assertPings(lab: Lab, from: string, addrs: string[]) {
   const script = 'for a in "$@"; do ping -q -c 2 -i 0.2 -w 5 "$a" >/dev/null || echo "no reply from $a"; done'
   const r = await lab.exec(from, ['sh', '-c', script, 'ping', ...addrs])
-  assert.equal(r.stdout + r.stderr, '', `${from} -> tunnel`)
+  // On failure, what the sender's WireGuard saw of each peer (handshake, transfer; `wg show` hides the private key):
+  // tells a dead peer from handshakes that crossed when the hosts came up at the same moment.
+  const seen = r.stdout + r.stderr ? (await lab.exec(from, ['wg', 'show', 'wg0'])).stdout : ''
+  assert.equal(r.stdout + r.stderr, '', `${from} -> tunnel; its wg show:\n${seen}`)
 }
 
 const ifindex = async (lab: Lab, host: string) => Number(/^(\d+):/.exec(await sh(lab, host, 'ip -o link show wg0'))?.[1])
