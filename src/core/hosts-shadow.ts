@@ -32,12 +32,27 @@ const END = '# END beam-mesh '
 
 /** How a resolver reads the address field; null when it does not (glibc and Erlang skip such lines). */
 export function canonicalHostsAddress(text: string): string | null {
+  const known = canonical.get(text)
+  if (known !== undefined) return known
+  let value: string | null
   try {
-    return ipaddr.process(text.replace(/%[\w.-]+$/, '')).toString()
+    value = ipaddr.process(text.replace(/%[\w.-]+$/, '')).toString()
   } catch {
-    return null
+    value = null
   }
+  // Bounded: a fleet's addresses fit many times over; a flood of distinct text only restarts the memo.
+  if (canonical.size >= CANONICAL_MEMO_SIZE) canonical.clear()
+  canonical.set(text, value)
+  return value
 }
+
+/**
+ * Doctor reads the same few addresses thousands of times (every host's getent answers repeat each address three
+ * times, for every mesh name), and ipaddr.js parses an address with regular expressions: a 16-host doctor spent
+ * half a second of CPU here before the memo, on a machine whose two cores the hosts' Erlang VMs were using too.
+ */
+const canonical = new Map<string, string | null>()
+const CANONICAL_MEMO_SIZE = 8192
 
 export function meshNames(mesh: Mesh): MeshNames {
   const out: MeshNames = new Map()

@@ -4,7 +4,7 @@ import {createServer, connect as netConnect} from 'node:net'
 import type {AddressInfo} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 import {ConnectionError, ExternalCommandError, UserError} from '../../src/core/errors.js'
-import {CommandTimeoutError, SudoPasswordError, assertOk, clientConfig, connect} from '../../src/remote/ssh.js'
+import {CommandTimeoutError, SudoPasswordError, assertOk, clientConfig, coalesceWrites, connect} from '../../src/remote/ssh.js'
 import type {ConnectOptions} from '../../src/remote/ssh.js'
 import {commandLine} from '../../src/remote/transport.js'
 import type {Transport} from '../../src/remote/transport.js'
@@ -222,6 +222,57 @@ describe('tcp, keepalive', () => {
     assert.equal(await got, 'ping')
     ch.end()
     assert.deepEqual(srv.tcpip.at(-1), {destIP: '127.0.0.1', destPort: echo.port})
+  })
+
+  it('returns a forwarded channel\'s window as each chunk arrives (its packet acknowledges the host\'s segment at once)', async () => {
+    // ssh2 alone sends a window adjust only once the window runs low; sshd, holding its next small segment until
+    // the last is acknowledged, then waited for this end's delayed ACK on every probe exchange.
+    const t = await dial()
+    const adjusts = () => srv.debug.filter((l) => /Inbound: CHANNEL_WINDOW_ADJUST \(r:\d+, \d+\)/.test(l)).map((l) => Number(/, (\d+)\)/.exec(l)![1]))
+    const before = adjusts().length
+    const ch = await t.openTcp('127.0.0.1', echo.port)
+    let got = ''
+    ch.on('data', (d: Buffer) => (got += d.toString()))
+    ch.write('hello, epmd')
+    for (let i = 0; i < 100 && (got !== 'hello, epmd' || adjusts().length === before); i++) await new Promise((r) => setTimeout(r, 20))
+    assert.equal(got, 'hello, epmd')
+    ch.end()
+    assert.equal(adjusts().slice(before).reduce((a, b) => a + b, 0), 'hello, epmd'.length, `adjusts seen: ${adjusts().slice(before).join(', ')}`)
+  })
+
+  it('a forwarded channel keeps what arrives before its reader is there, in order', async () => {
+    const t = await dial()
+    const ch = await t.openTcp('127.0.0.1', echo.port)
+    ch.write('first ')
+    ch.write('second')
+    await new Promise((r) => setTimeout(r, 200))
+    let got = ''
+    ch.on('data', (d: Buffer) => (got += d.toString()))
+    for (let i = 0; i < 100 && got !== 'first second'; i++) await new Promise((r) => setTimeout(r, 20))
+    assert.equal(got, 'first second')
+    ch.end()
+  })
+
+  it('coalesceWrites sends the writes of one event-loop turn together, all of them, in order', async () => {
+    const received: Buffer[] = []
+    const server = createServer((s) => s.on('data', (d) => received.push(d)))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const sock = coalesceWrites(netConnect((server.address() as AddressInfo).port, '127.0.0.1'))
+    try {
+      await new Promise<void>((r) => sock.once('connect', () => r()))
+      sock.write('a')
+      sock.write('b')
+      assert.equal(sock.writableCorked, 1, 'held until the turn ends')
+      await new Promise((r) => process.nextTick(r))
+      assert.equal(sock.writableCorked, 0, 'released on the next tick')
+      sock.write('c')
+      sock.end('d') // end() in the same turn as a write releases it too
+      for (let i = 0; i < 100 && Buffer.concat(received).toString() !== 'abcd'; i++) await new Promise((r) => setTimeout(r, 20))
+      assert.equal(Buffer.concat(received).toString(), 'abcd')
+    } finally {
+      sock.destroy()
+      server.close()
+    }
   })
 
   it('sends keepalives at the configured interval; readyTimeout from connectTimeoutSeconds', async () => {

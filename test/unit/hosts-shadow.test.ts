@@ -4,7 +4,7 @@ import {describe, it} from 'node:test'
 
 import {desiredState} from '../../src/core/desired.js'
 import {planHostsFile, teardownHostsFile} from '../../src/core/hosts-plan.js'
-import {findShadows, meshNames, neutralizeShadows, restoreShadows} from '../../src/core/hosts-shadow.js'
+import {canonicalHostsAddress, findShadows, meshNames, neutralizeShadows, restoreShadows} from '../../src/core/hosts-shadow.js'
 import {parseInventory} from '../../src/core/inventory.js'
 import {HostAssignment, buildMesh} from '../../src/core/model.js'
 import {ApplyHostFacts, planHost} from '../../src/core/plan.js'
@@ -125,5 +125,24 @@ describe('planning /etc/hosts with shadowing lines', () => {
     const step = plan.steps.find((s) => s.kind === 'hosts')
     assert.ok(step && step.kind === 'hosts')
     assert.equal(step.restored.length, 4)
+  })
+})
+
+describe('canonicalHostsAddress', () => {
+  it('answers the same for text it has seen before (memo), invalid text too, and past the memo size', () => {
+    const cases: [string, string | null][] = [
+      ['10.0.0.1', '10.0.0.1'],
+      ['FD77:0077:0000::0001', 'fd77:77::1'],
+      ['fe80::1%eth0', 'fe80::1'],
+      ['::ffff:10.0.0.2', '10.0.0.2'],
+      ['not-an-address', null],
+      ['', null],
+    ]
+    for (let round = 0; round < 2; round++) {
+      for (const [text, want] of cases) assert.equal(canonicalHostsAddress(text), want, `round ${round}: ${text}`)
+    }
+    // More distinct addresses than the memo keeps: each still canonical, and the first ones again after.
+    for (let i = 1; i <= 10_000; i++) assert.equal(canonicalHostsAddress(`fd00:0::${i.toString(16)}`), `fd00::${i.toString(16)}`)
+    for (const [text, want] of cases) assert.equal(canonicalHostsAddress(text), want, `after the flood: ${text}`)
   })
 })
