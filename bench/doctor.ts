@@ -26,6 +26,7 @@ interface Row {
   runs: number[]
   sweeps: number[]
   vmSweeps: number[]
+  checked: number[]
   healthy: boolean[]
   findings: string
   load: number
@@ -52,6 +53,7 @@ async function main() {
       const runs: number[] = []
       const sweeps: number[] = []
       const vmSweeps: number[] = []
+      const checked: number[] = []
       const healthy: boolean[] = []
       let findings = ''
       for (let i = 0; i < RUNS; i++) {
@@ -79,9 +81,10 @@ async function main() {
         // The floor right after, in turn with doctor, so both see the same machine.
         sweeps.push(await runFloor(floor.ping))
         vmSweeps.push(await runFloor(floor.pingVm))
+        checked.push(await runFloor(floor.doctorChecked))
       }
       console.error(`bench/doctor: ${n} hosts done`)
-      return {n, up: lab.upMs, apply: apply.ms, nodes, runs, sweeps, vmSweeps, healthy, findings, load: loadavg()[0]}
+      return {n, up: lab.upMs, apply: apply.ms, nodes, runs, sweeps, vmSweeps, checked, healthy, findings, load: loadavg()[0]}
     })
     rows.push(row)
   }
@@ -89,12 +92,15 @@ async function main() {
   const med = (r: Row) => median(r.runs)
   const sweep = (r: Row) => median(r.sweeps)
   const vmSweep = (r: Row) => median(r.vmSweeps)
+  const checkedFloor = (r: Row) => median(r.checked)
   console.log(`mesh doctor --json on a healthy lab mesh with an Erlang node per host (node ${process.version}, default --concurrency,`)
   console.log(`wall time of the CLI process, median of ${RUNS} runs; floor = ping-every-pair sweep over one ssh per host;`)
   console.log(`"+ 1 VM" = that sweep with an Erlang VM booted on every host beside it (doctor reads Erlang's own view of the`)
-  console.log(`names, which takes a VM per host); "x floor", "x +VM" and "x 1 host" = ratios of the medians)`)
+  console.log(`names, which takes a VM per host); "checked" = doctor's own checks by hand, one ssh and one VM per host (pings,`)
+  console.log(`names, Erlang's answers, EPMD and the dist handshake to every peer); "x floor", "x +VM", "x checked" and "x 1 host" =`)
+  console.log(`ratios of the medians)`)
   printTable([
-    ['hosts', 'pairs', 'lab up', 'apply', 'start nodes', 'doctor (median)', 'min', 'max', 'ping sweep', 'x floor', '+ 1 VM', 'x +VM', 'x 1 host', 'healthy', 'load avg', 'last findings'],
+    ['hosts', 'pairs', 'lab up', 'apply', 'start nodes', 'doctor (median)', 'min', 'max', 'ping sweep', 'x floor', '+ 1 VM', 'x +VM', 'checked', 'x checked', 'x 1 host', 'healthy', 'load avg', 'last findings'],
     ...rows.map((r) => [
       String(r.n),
       String(r.n * r.n),
@@ -108,6 +114,8 @@ async function main() {
       (med(r) / sweep(r)).toFixed(2),
       fmt(vmSweep(r)),
       (med(r) / vmSweep(r)).toFixed(2),
+      fmt(checkedFloor(r)),
+      (med(r) / checkedFloor(r)).toFixed(2),
       (med(r) / med(base)).toFixed(2),
       `${r.healthy.filter(Boolean).length}/${r.healthy.length}`,
       r.load.toFixed(1),
@@ -125,6 +133,9 @@ async function main() {
       vmFloorMs: Math.round(vmSweep(r)),
       vmSweepsMs: r.vmSweeps.map(Math.round),
       vsVmFloor: +(med(r) / vmSweep(r)).toFixed(2),
+      checkedFloorMs: Math.round(checkedFloor(r)),
+      checkedRunsMs: r.checked.map(Math.round),
+      vsCheckedFloor: +(med(r) / checkedFloor(r)).toFixed(2),
       ratio: +(med(r) / med(base)).toFixed(2),
       healthy: r.healthy,
       load1: +r.load.toFixed(2),

@@ -112,17 +112,18 @@ if (doctor && !doctor.skipped) {
     const ok = x.healthy.filter(Boolean).length
     const floor = x.vsFloor === undefined ? '' : `; ping sweep ${fmt(x.floorMs)}, mesh/floor x${Number(x.vsFloor).toFixed(2)}`
     const vmFloor = x.vsVmFloor === undefined ? '' : `; sweep + 1 VM ${fmt(x.vmFloorMs)}, x${Number(x.vsVmFloor).toFixed(2)}`
-    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}${floor}${vmFloor}${loadNote(x)}`])
+    const checkedFloor = x.vsCheckedFloor === undefined ? '' : `; checked floor ${fmt(x.checkedFloorMs)}, x${Number(x.vsCheckedFloor).toFixed(2)}`
+    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}${floor}${vmFloor}${checkedFloor}${loadNote(x)}`])
   }
 }
 
 // mesh/floor side by side: the ratios this project's speed targets are stated in.
-const floorRows = [['hosts', 'apply cold', 'apply no-op', 'no-op vs checked floor', 'doctor', 'doctor vs sweep + 1 VM']]
+const floorRows = [['hosts', 'apply cold', 'apply no-op', 'no-op vs checked floor', 'doctor', 'doctor vs sweep + 1 VM', 'doctor vs checked floor']]
 for (const n of [...new Set([...(apply?.rows ?? []), ...(doctor?.rows ?? [])].map((x) => x.hosts))].sort((a, b) => a - b)) {
   const a = apply?.rows?.find((x) => x.hosts === n)
   const d = doctor?.rows?.find((x) => x.hosts === n)
   const cell = (v) => (v === undefined ? '-' : `x${Number(v).toFixed(2)}`)
-  floorRows.push([String(n), cell(a?.coldVsFloor), cell(a?.noopVsFloor), cell(a?.noopVsCheckedFloor), cell(d?.vsFloor), cell(d?.vsVmFloor)])
+  floorRows.push([String(n), cell(a?.coldVsFloor), cell(a?.noopVsFloor), cell(a?.noopVsCheckedFloor), cell(d?.vsFloor), cell(d?.vsVmFloor), cell(d?.vsCheckedFloor)])
 }
 
 const peer = find('peer-add')

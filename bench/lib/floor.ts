@@ -8,7 +8,9 @@
 //   and mode, /etc/hosts byte for byte (base64) and the running peers without their keys (`wg show dump | awk`);
 // - ping sweep: each host pings every other host's tunnel address (doctor's floor);
 // - ping sweep + one VM: the same, with an Erlang VM booted beside it on every host (`erl -eval 'halt().'`, with
-//   the flags doctor gives its short-lived VMs): the least that reading the BEAM's own view of the names costs.
+//   the flags doctor gives its short-lived VMs): the least that reading the BEAM's own view of the names costs;
+// - checked doctor: what doctor checks, by hand (checkedDoctorBody): pings, names, Erlang's answers, EPMD and the
+//   dist handshake to every peer from the host's own VM.
 // The same cold and no-op scripts are also run by a bare Node process through ssh2 (bench/lib/ssh2-floor.mjs): the
 // floor of any CLI on Node and ssh2, which mesh is built on.
 // Payloads go on ssh's stdin (the private key and the cookie never in argv), from 0600 files in the bench's dir.
@@ -17,7 +19,8 @@ import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {SHORT_LIVED_VM_FLAGS} from '../../src/core/resolution-facts.js'
+import {ERL_RESOLVE_LINES, SHORT_LIVED_VM_FLAGS} from '../../src/core/resolution-facts.js'
+import {PROBE_FLAGS} from '../../src/remote/dist-probe.js'
 import type {LabHost} from '../../src/lab/index.js'
 import {BenchLab, onHost, pool} from './common.js'
 
@@ -44,6 +47,8 @@ export interface FloorScripts {
   noopChecked: string
   ping: string
   pingVm: string
+  /** Doctor's own checks by hand: see checkedDoctorBody. */
+  doctorChecked: string
   /** The node + ssh2 floor's specs (bench/lib/ssh2-floor.mjs): the same per-host cold and no-op scripts. */
   ssh2Cold: string
   ssh2Noop: string
@@ -64,7 +69,7 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     [`${BEAM_DIR}/cookie`, cookie, '600'],
     ...['env.sh', 'vm.args', 'libcluster.exs'].map((f): [string, string, string] => [`${BEAM_DIR}/${f}`, readFileSync(join(outDir, h.name, f), 'utf8'), '644']),
   ]
-  const scripts = {cold: [] as string[], noop: [] as string[], noopChecked: [] as string[], ping: [] as string[], pingVm: [] as string[]}
+  const scripts = {cold: [] as string[], noop: [] as string[], noopChecked: [] as string[], ping: [] as string[], pingVm: [] as string[], doctorChecked: [] as string[]}
   for (const h of lab.hosts) {
     const hostFiles = files(h)
     const cold = [
@@ -95,7 +100,8 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     const waitAll = 'fail=0; for p in $pids; do wait "$p" || fail=1; done; exit $fail'
     const ping = `${sweep}; ${waitAll}`
     const pingVm = `${sweep}; erl ${SHORT_LIVED_VM_FLAGS.join(' ')} -noshell -noinput -eval 'halt().' >/dev/null 2>&1 & pids="$pids $!"; ${waitAll}`
-    for (const [kind, body] of [['cold', cold], ['noop', noop], ['noopChecked', noopChecked], ['ping', ping], ['pingVm', pingVm]] as const) {
+    const doctorChecked = checkedDoctorBody(h, lab.hosts, others)
+    for (const [kind, body] of [['cold', cold], ['noop', noop], ['noopChecked', noopChecked], ['ping', ping], ['pingVm', pingVm], ['doctorChecked', doctorChecked]] as const) {
       const file = join(dir, `${kind}-${h.name}.sh`)
       writeFileSync(file, `${body}\n`, {mode: 0o600})
       // Each host's output stays apart (read back on failure); all start at once and the script waits for every one.
@@ -120,9 +126,54 @@ export function writeFloorScripts(lab: BenchLab, outDir: string, stateDir: strin
     noopChecked: top('noopChecked'),
     ping: top('ping'),
     pingVm: top('pingVm'),
+    doctorChecked: top('doctorChecked'),
     ssh2Cold: ssh2Spec('cold'),
     ssh2Noop: ssh2Spec('noop'),
   }
+}
+
+/**
+ * The checked doctor floor: what doctor reads on a host and through its tunnel, done by hand with one ssh and one
+ * Erlang VM per host, no SSH channel per probe. As doctor: three pings to every peer (0.2 s apart), the hostname,
+ * getent for every mesh name in one process per family, /etc/hosts, Erlang's inet:getaddr and inet:getaddrs for
+ * every name and family (the same expression), the wg dump without its keys; and from the VM, to every peer at once,
+ * EPMD's NAMES answer and the start of a distribution handshake with the node it names (send_name, then the status
+ * and the challenge), which doctor does through forwarded SSH channels. Fails on a lost ping or a failed probe.
+ */
+function checkedDoctorBody(h: LabHost, hosts: LabHost[], peerIps: string[]): string {
+  const names = hosts.flatMap((o) => [o.name, `${o.name}-wg`])
+  const pairs = hosts.flatMap((o) => [`${o.name}:inet`, `${o.name}:inet6`, `${o.name}-wg:inet`])
+  const probes = [
+    `FlFlags = ${PROBE_FLAGS},`,
+    `FlName = list_to_binary("floor_" ++ integer_to_list(rand:uniform(1 bsl 30)) ++ "@${h.name}"),`,
+    'FlSendName = <<"N", FlFlags:64, 1:32, (byte_size(FlName)):16, FlName/binary>>,',
+    'FlAll = fun FlLoop(FlS, FlAcc) -> case gen_tcp:recv(FlS, 0, 3000) of {ok, FlB} -> FlLoop(FlS, <<FlAcc/binary, FlB/binary>>); {error, closed} -> FlAcc end end,',
+    'FlProbe = fun(FlIp) ->',
+    ' {ok, FlAddr} = inet:parse_address(FlIp),',
+    ' {ok, FlE} = gen_tcp:connect(FlAddr, 4369, [binary, {active, false}], 3000),',
+    ' ok = gen_tcp:send(FlE, <<0, 1, 110>>),',
+    ' <<_:32, FlNames/binary>> = FlAll(FlE, <<>>),',
+    ' {match, [FlPort]} = re:run(FlNames, "name app at port ([0-9]+)", [{capture, all_but_first, list}]),',
+    ' {ok, FlD} = gen_tcp:connect(FlAddr, list_to_integer(FlPort), [binary, {active, false}, {packet, 2}], 3000),',
+    ' ok = gen_tcp:send(FlD, FlSendName),',
+    ' {ok, <<"s", _/binary>>} = gen_tcp:recv(FlD, 0, 3000),',
+    ' {ok, <<"N", _/binary>>} = gen_tcp:recv(FlD, 0, 3000),',
+    ' gen_tcp:close(FlD) end,',
+    'FlRefs = [element(2, spawn_monitor(fun() -> FlProbe(FlIp) end)) || FlIp <- string:lexemes(os:getenv("FLOOR_PEERS", ""), " ")],',
+    "FlBad = [FlR || FlRef <- FlRefs, FlR <- [receive {'DOWN', FlRef, _, _, FlR0} -> FlR0 end], FlR =/= normal],",
+    'halt(case FlBad of [] -> 0; _ -> io:format(standard_error, "~p~n", [FlBad]), 1 end).',
+  ].join(' ')
+  const expr = `${ERL_RESOLVE_LINES}, ${probes}`
+  return [
+    `pids=; for ip in ${peerIps.join(' ')}; do ping -n -q -c 3 -i 0.2 -W 1 "$ip" >/dev/null & pids="$pids $!"; done`,
+    'cat /proc/sys/kernel/hostname',
+    `getent ahostsv4 ${names.join(' ')}; getent ahostsv6 ${names.join(' ')}`,
+    'cat /etc/hosts',
+    `MESH_RESOLVE=${q(pairs.join(' '))} FLOOR_PEERS=${q(peerIps.join(' '))} erl ${SHORT_LIVED_VM_FLAGS.join(' ')} -noshell -noinput -eval ${q(expr)} </dev/null || exit 1`,
+    'fail=0; for p in $pids; do wait "$p" || fail=1; done',
+    `wg show ${IFACE} dump | awk -F '\\t' 'NR > 1 { print $1, $4, $5, $6, $7 }'`,
+    'exit $fail',
+  ].join('\n')
 }
 
 /** Runs a floor script (`sh FILE`) and returns its wall time; throws with the first host's output on failure. */
