@@ -15,8 +15,8 @@
 // floor of any CLI on Node and ssh2, which mesh is built on.
 // Payloads go on ssh's stdin (the private key and the cookie never in argv), from 0600 files in the bench's dir.
 import {spawn} from 'node:child_process'
-import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {ERL_RESOLVE_LINES, SHORT_LIVED_VM_FLAGS} from '../../src/core/resolution-facts.js'
@@ -159,18 +159,22 @@ function checkedDoctorBody(h: LabHost, hosts: LabHost[], peerIps: string[]): str
     ' {ok, <<"s", _/binary>>} = gen_tcp:recv(FlD, 0, 3000),',
     ' {ok, <<"N", _/binary>>} = gen_tcp:recv(FlD, 0, 3000),',
     ' gen_tcp:close(FlD) end,',
-    'FlRefs = [element(2, spawn_monitor(fun() -> FlProbe(FlIp) end)) || FlIp <- string:lexemes(os:getenv("FLOOR_PEERS", ""), " ")],',
+    // Once more on any failure, as doctor makes a probe that timed out once more.
+    'FlRefs = [element(2, spawn_monitor(fun() -> try FlProbe(FlIp) catch _:_ -> FlProbe(FlIp) end end)) || FlIp <- string:lexemes(os:getenv("FLOOR_PEERS", ""), " ")],',
     "FlBad = [FlR || FlRef <- FlRefs, FlR <- [receive {'DOWN', FlRef, _, _, FlR0} -> FlR0 end], FlR =/= normal],",
-    'halt(case FlBad of [] -> 0; _ -> io:format(standard_error, "~p~n", [FlBad]), 1 end).',
+    'halt(case FlBad of [] -> 0; _ -> io:format(standard_error, "floor: probes failed: ~P~n", [FlBad, 20]), 1 end).',
   ].join(' ')
   const expr = `${ERL_RESOLVE_LINES}, ${probes}`
   return [
-    `pids=; for ip in ${peerIps.join(' ')}; do ping -n -q -c 3 -i 0.2 -W 1 "$ip" >/dev/null & pids="$pids $!"; done`,
+    `pings=; for ip in ${peerIps.join(' ')}; do ping -n -q -c 3 -i 0.2 -W 1 "$ip" >/dev/null & pings="$pings $!=$ip"; done`,
     'cat /proc/sys/kernel/hostname',
     `getent ahostsv4 ${names.join(' ')}; getent ahostsv6 ${names.join(' ')}`,
     'cat /etc/hosts',
     `MESH_RESOLVE=${q(pairs.join(' '))} FLOOR_PEERS=${q(peerIps.join(' '))} erl ${SHORT_LIVED_VM_FLAGS.join(' ')} -noshell -noinput -eval ${q(expr)} </dev/null || exit 1`,
-    'fail=0; for p in $pids; do wait "$p" || fail=1; done',
+    // As doctor: a peer that answered none of the three gets one more ping that waits up to 16 s.
+    'late=; for p in $pings; do wait "${p%%=*}" || late="$late ${p#*=}"; done',
+    'pids=; for ip in $late; do ping -n -q -c 1 -w 16 "$ip" >/dev/null & pids="$pids $!=$ip"; done',
+    'fail=0; for p in $pids; do wait "${p%%=*}" || { echo "floor: no ping reply from ${p#*=}" >&2; fail=1; }; done',
     `wg show ${IFACE} dump | awk -F '\\t' 'NR > 1 { print $1, $4, $5, $6, $7 }'`,
     'exit $fail',
   ].join('\n')
@@ -188,6 +192,17 @@ export function runSsh2Floor(spec: string, timeoutMs = 600_000): Promise<number>
   return timed([process.execPath, SSH2_FLOOR, spec], timeoutMs, `node + ssh2 floor ${spec}`, '')
 }
 
+/** The "floor: ..." lines of the host outputs of a floor script (FILE-<host>.sh.out beside FILE.sh), at most 10. */
+function floorComplaints(file: string): string {
+  const dir = dirname(file)
+  const prefix = `${basename(file, '.sh')}-`
+  const lines: string[] = []
+  for (const f of readdirSync(dir).filter((n) => n.startsWith(prefix) && n.endsWith('.sh.out')).sort()) {
+    for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) if (l.startsWith('floor: ')) lines.push(`${f.slice(prefix.length, -'.sh.out'.length)}: ${l}`)
+  }
+  return lines.length ? `\n${lines.slice(0, 10).join('\n')}\n` : ''
+}
+
 function timed(argv: string[], timeoutMs: number, what: string, hint: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
@@ -197,8 +212,10 @@ function timed(argv: string[], timeoutMs: number, what: string, hint: string): P
     child.on('error', reject)
     child.on('close', (status) => {
       const ms = performance.now() - t0
-      if (status === 0) resolve(ms)
-      else reject(new Error(`${what} exited ${status}: ${stderr.slice(0, 400)}${hint}`))
+      if (status === 0) return resolve(ms)
+      // The hosts' own lines ("floor: ..." in each host's output), read now: the lab's folder goes with the lab.
+      const said = argv[0] === 'sh' ? floorComplaints(argv[1]) : ''
+      reject(new Error(`${what} exited ${status}: ${stderr.slice(0, 400)}${said}${hint}`))
     })
   })
 }
