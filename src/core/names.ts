@@ -5,7 +5,14 @@ import ipaddr from 'ipaddr.js'
 export const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$/
 const DNS_SHAPE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
-export const isIp = (s: string) => ipaddr.isValid(s) && (ipaddr.IPv4.isValidFourPartDecimal(s) || s.includes(':'))
+/** Four decimal parts of 0-255 without leading zeros: what ipaddr.js's isValid && isValidFourPartDecimal accept. */
+const DOTTED_QUAD = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+
+/**
+ * An IPv4 address in dotted-quad form or an IPv6 address. IPv4 is one regular expression: ipaddr.js's own check
+ * took 170 ms of a 1000-host init that changes nothing (the state and the inventory check every address).
+ */
+export const isIp = (s: string) => (s.includes(':') ? ipaddr.isValid(s) : DOTTED_QUAD.test(s))
 
 /**
  * A DNS name. The last label must not be all digits (RFC 3696 §2): otherwise a mistyped address
