@@ -102,11 +102,12 @@ function acknowledgePromptly(channel: Duplex): Duplex {
   const adjust = protocol.channelWindowAdjust as (id: number, bytes: number) => void
   const push = channel.push.bind(channel)
   // ssh2 hands every chunk to push() after taking its size off the window; an override sees each chunk, without
-  // the 'data' listener that would switch the stream to flowing before its reader is there.
+  // the 'data' listener that would switch the stream to flowing before its reader is there. A reader that is
+  // behind (push returned false) keeps ssh2's own flow control: the window comes back when it has drained.
   channel.push = (chunk: unknown, encoding?: BufferEncoding) => {
     const more = push(chunk, encoding)
     const bytes = Buffer.isBuffer(chunk) ? chunk.length : 0
-    if (bytes > 0 && outgoing.state !== 'closed') {
+    if (more && bytes > 0 && outgoing.state !== 'closed') {
       incoming.window += bytes
       adjust.call(protocol, outgoing.id, bytes)
     }

@@ -240,6 +240,29 @@ describe('tcp, keepalive', () => {
     assert.equal(adjusts().slice(before).reduce((a, b) => a + b, 0), 'hello, epmd'.length, `adjusts seen: ${adjusts().slice(before).join(', ')}`)
   })
 
+  it('a forwarded channel whose reader is behind gets no more window than ssh2 gives: what the host sends is bounded', async () => {
+    // 8 MiB offered at once; nothing read for a while. The window returned meanwhile must stop near what the
+    // channel buffers (2 MiB window + 2 MiB readable buffer), not follow everything the host can send.
+    const total = 8 * 1024 * 1024
+    const bulk = createServer((s) => s.end(Buffer.alloc(total, 7)))
+    await new Promise<void>((r) => bulk.listen(0, '127.0.0.1', r))
+    try {
+      const t = await dial()
+      const adjusted = () => srv.debug.filter((l) => /Inbound: CHANNEL_WINDOW_ADJUST \(r:\d+, \d+\)/.test(l)).reduce((a, l) => a + Number(/, (\d+)\)/.exec(l)![1]), 0)
+      const before = adjusted()
+      const ch = await t.openTcp('127.0.0.1', (bulk.address() as AddressInfo).port)
+      await new Promise((r) => setTimeout(r, 500))
+      const whileIdle = adjusted() - before
+      assert.ok(whileIdle <= 4.5 * 1024 * 1024, `window returned while the reader was idle: ${whileIdle} bytes`)
+      let got = 0
+      ch.on('data', (d: Buffer) => (got += d.length))
+      await new Promise<void>((r) => ch.once('end', () => r()))
+      assert.equal(got, total)
+    } finally {
+      bulk.close()
+    }
+  })
+
   it('a forwarded channel keeps what arrives before its reader is there, in order', async () => {
     const t = await dial()
     const ch = await t.openTcp('127.0.0.1', echo.port)
