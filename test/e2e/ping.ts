@@ -34,7 +34,18 @@ function ranges(seqs: number[]): string {
   return out.join(', ')
 }
 
+/**
+ * How long the tunnel may take to answer before the count starts. The step before a change is often a cold apply,
+ * and hosts brought up at the same moment can cross their WireGuard handshakes: no session for 5-15 s, until
+ * WireGuard tries again (a CI run lost pings 0-1600 ms, all before the change began at 1001 ms, right after one).
+ * That is not the change's loss: the count starts from a tunnel that answers, and a tunnel that does not answer
+ * within this bound fails the test here.
+ */
+const READY_WITHIN_S = 20
+
 export async function pingDuring(lab: Lab, from: string, to: string, change: () => Promise<void>): Promise<PingCount> {
+  const ready = await lab.exec(from, ['ping', '-n', '-q', '-c', '1', '-w', String(READY_WITHIN_S), to], {timeoutMs: (READY_WITHIN_S + 10) * 1000})
+  if (ready.status !== 0) throw new Error(`${from} -> ${to}: no ping reply within ${READY_WITHIN_S} s before the change, so nothing can be counted:\n${ready.stdout}${ready.stderr}`)
   const pidFile = join(lab.dir, `ping-${process.pid}-${Date.now()}.pid`)
   // -D: each reply carries its arrival time (epoch seconds), to tell replies after the change's end.
   const ping = lab.exec(from, ['sh', '-c', 'echo $$ > "$1"; exec ping -n -D -i 0.05 -W 5 -w 600 "$2"', 'sh', pidFile, to], {timeoutMs: 660_000})
