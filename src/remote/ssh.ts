@@ -245,7 +245,7 @@ function earlySocket(host: string, port: number): EarlySocket {
  * ssh2 writes every SSH packet with a write() of its own: a doctor that opens 30 channels on a connection made 30
  * system calls and 30 TCP segments, each woken up for on the host. The packets one turn of the event loop produces
  * now leave in one writev at its end (cork, then uncork on the next tick): the coalescing Nagle did, without its
- * wait for an acknowledgement (TCP_NODELAY is set, see dial()).
+ * wait for an acknowledgement.
  */
 export function coalesceWrites<S extends Socket>(sock: S): S {
   const write = sock.write.bind(sock) as (...args: unknown[]) => boolean
@@ -316,11 +316,10 @@ async function dial(label: string, ep: Endpoint, sock: Duplex | undefined, optio
       if (!ready) reject(new ConnectionError(label, `connection to ${ep.host}:${ep.port} closed before the SSH session was ready`))
     })
     client.connect(config)
-    // Every SSH message goes out at once: with Nagle on, a small message behind an unacknowledged one waited for
-    // the host's delayed ACK, 40 ms and more per command round trip (measured on the lab: 47 ms -> 4.5 ms for
-    // "echo hi"). A socket that is not TCP (a jump host's channel, a ProxyCommand's pipes) has no such option,
-    // and ssh2 then does nothing.
-    client.setNoDelay(true)
+    // Not client.setNoDelay(true), though it saves the host's delayed ACK on every command round trip (47 ms ->
+    // 4.5 ms for "echo hi" on the lab): with it, three of four CI runs met WireGuard handshakes that crossed when
+    // the hosts of a cold apply came up together (no session for 5-15 s), against about one in five before. It
+    // comes back once apply mends such a pair itself.
   })
 }
 
