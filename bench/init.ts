@@ -1,9 +1,11 @@
 // Prints how long `mesh init` takes for fleets of 10..1000 hosts: cold (keys generated, every file
 // written) and re-run (nothing changed, nothing written), in-process via runInit, plus CLI start-up, and the
 // peak memory of init for 1000 and 5000 hosts, each in a process of its own (BENCH_INIT_RSS_SIZES).
+// Each size: medians of BENCH_INIT_ROUNDS (3) paired rounds against a write floor; 1000 hosts again on a RAM
+// file system (BENCH_INIT_RAM_DIR, default /dev/shm).
 // Figures only: nothing here asserts a timing. Run: node --import tsx bench/init.ts [sizes...]
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -39,26 +41,74 @@ process.on('exit', cleanup)
 process.on('SIGINT', () => process.exit(130))
 
 const fmt = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`)
-const data: {hosts: number; coldMs: number; written: number; rerunMs: number; rerunWritten: number; writeFloorMs: number}[] = []
-const rows: string[][] = [['hosts', 'cold', 'write floor', 'x floor', 'files written', 're-run', 'written on re-run', 'per host (cold)']]
-for (const n of SIZES) {
-  const dir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-'))
-  dirs.push(dir)
-  const file = join(dir, `fleet-${n}.yaml`)
-  writeFileSync(file, inventory(n))
-  const cold = time(() => runInit({inventoryFile: file}))
-  const warm = time(() => runInit({inventoryFile: file}))
-  // The floor, right after the cold run: init's own files written again, the same way, into a fresh folder.
-  const floorDir = mkdtempSync(join(tmpdir(), 'beam-mesh-bench-floor-'))
-  dirs.push(floorDir)
-  const floorMs = replayTree(snapshotTree(dir, (rel) => rel === `fleet-${n}.yaml`), floorDir)
-  data.push({hosts: n, coldMs: Math.round(cold.ms), written: cold.value.written.length, rerunMs: Math.round(warm.ms), rerunWritten: warm.value.written.length, writeFloorMs: Math.round(floorMs)})
-  rows.push([String(n), fmt(cold.ms), fmt(floorMs), `x${(cold.ms / floorMs).toFixed(2)}`, String(cold.value.written.length), fmt(warm.ms), String(warm.value.written.length), `${(cold.ms / n).toFixed(2)} ms`])
-  rmSync(floorDir, {recursive: true, force: true})
-  dirs.pop()
-  rmSync(dir, {recursive: true, force: true})
-  dirs.pop()
+// Cold init is bound by the file system: creating ~5 files per host costs more than computing them. On an ext4
+// without a journal (this machine's disk), creating a file skips every inode freed in the last 30 s
+// (dirty_expire_centisecs) and reads its inode block to know: after thousands of files were removed, each create
+// costs ~0.7 ms of kernel CPU instead of ~0.05 (seen with perf: recently_deleted() in ext4_create). So nothing
+// made on disk is removed before the bench ends, each size runs ROUNDS times (init and its floor in alternating
+// order, fresh folders) and the medians are shown.
+const ROUNDS = Math.max(1, Number(process.env.BENCH_INIT_ROUNDS ?? 3))
+// The same at 1000 hosts on a RAM file system (when there is one): what init costs beside the disk.
+const RAM_DIR = process.env.BENCH_INIT_RAM_DIR ?? '/dev/shm'
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+interface InitRow {hosts: number; coldMs: number; written: number; rerunMs: number; rerunWritten: number; writeFloorMs: number; rounds: number}
+/** Paired rounds of cold init, re-run and write floor for n hosts under `base`; medians. */
+function measureInit(n: number, base: string, removeEachRound = false): InitRow {
+  const cold: number[] = []
+  const rerun: number[] = []
+  const floor: number[] = []
+  let written = 0
+  let rerunWritten = 0
+  let snapshot: ReturnType<typeof snapshotTree> | undefined
+  const made: string[] = []
+  const fresh = (prefix: string) => {
+    const d = mkdtempSync(join(base, prefix))
+    made.push(d)
+    dirs.push(d)
+    return d
+  }
+  const runFloor = () => floor.push(replayTree(snapshot!, fresh('beam-mesh-bench-floor-')))
+  const removeNow = (d: string) => {
+    rmSync(d, {recursive: true, force: true})
+    dirs.splice(dirs.indexOf(d), 1)
+  }
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      // Odd rounds put the floor first (it needs the files of an earlier round's init).
+      if (r % 2 === 1) runFloor()
+      const dir = fresh('beam-mesh-bench-')
+      const file = join(dir, `fleet-${n}.yaml`)
+      writeFileSync(file, inventory(n))
+      const c = time(() => runInit({inventoryFile: file}))
+      const w = time(() => runInit({inventoryFile: file}))
+      cold.push(c.ms)
+      rerun.push(w.ms)
+      written = c.value.written.length
+      rerunWritten = Math.max(rerunWritten, w.value.written.length)
+      snapshot ??= snapshotTree(dir, (rel) => rel === `fleet-${n}.yaml`)
+      if (r % 2 === 0) runFloor()
+      // A RAM file system is not slowed by removals, and keeping every round there would hold ~1 GiB of memory.
+      if (removeEachRound) for (const d of made.splice(0)) removeNow(d)
+    }
+  } finally {
+    if (removeEachRound) for (const d of made) removeNow(d)
+  }
+  return {hosts: n, coldMs: Math.round(median(cold)), written, rerunMs: Math.round(median(rerun)), rerunWritten, writeFloorMs: Math.round(median(floor)), rounds: ROUNDS}
 }
+
+const data: InitRow[] = SIZES.map((n) => measureInit(n, tmpdir()))
+const rows: string[][] = [['hosts', 'cold', 'write floor', 'x floor', 'cold - floor', 'files written', 're-run', 'written on re-run']]
+const row = (x: InitRow, label = String(x.hosts)) =>
+  rows.push([label, fmt(x.coldMs), fmt(x.writeFloorMs), `x${(x.coldMs / x.writeFloorMs).toFixed(2)}`, fmt(x.coldMs - x.writeFloorMs), String(x.written), fmt(x.rerunMs), String(x.rerunWritten)])
+for (const x of data) row(x)
+let ram: InitRow | undefined
+try {
+  if (statSync(RAM_DIR).isDirectory()) ram = measureInit(1000, RAM_DIR, true)
+} catch (e) {
+  console.log(`no RAM file system measurement (${RAM_DIR}): ${(e as Error).message.split('\n')[0]}`)
+}
+if (ram) row(ram, `${ram.hosts} (${RAM_DIR})`)
 
 // Peak memory, each size in a process of its own (cold then re-run; maxRSS is the process's peak): the figure
 // that bounds the fleet init can handle. 5000 hosts is the README's maximum (about 5 GB of configs on disk).
@@ -84,8 +134,7 @@ for (const n of RSS_SIZES) {
   } catch (e) {
     console.log(`mesh init of ${n} hosts: ${(e as Error).message}`)
   }
-  rmSync(dir, {recursive: true, force: true})
-  dirs.pop()
+  // Kept until the end (see ROUNDS above): removed now, it would slow the next size's cold run.
 }
 
 /** CLI start-up: the node process plus oclif loading the commands, with no real work. */
@@ -95,7 +144,6 @@ function cli(args: string[]): number {
   if (res.status !== 0) throw new Error(`mesh ${args.join(' ')} exited ${res.status}: ${res.stderr}`)
   return performance.now() - t0
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 let startup = 'n/a (run `npm run build` first)'
 let cliInit = startup
 try {
@@ -112,11 +160,11 @@ try {
 
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
 for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padStart(widths[c]) : cell.padStart(widths[c]))).join('  '))
-console.log(`\nin-process runInit on node ${process.version}; output and state on ${tmpdir()}`)
+console.log(`\nin-process runInit on node ${process.version}; output and state on ${tmpdir()}; medians of ${ROUNDS} rounds, init and floor in alternating order`)
 console.log('write floor: the same files, folders and modes written again as init writes them (keys and state.json fsynced, the rest temp + rename), nothing computed')
 for (const m of memory) console.log(`${m.hosts} hosts, \`mesh init\` in a process of its own (start-up included): cold ${fmt(m.coldMs)}, re-run ${fmt(m.rerunMs)}, peak RSS ${m.maxRssMiB} MiB`)
 console.log(`CLI start-up (\`mesh --version\`, median of 5): ${startup}`)
 console.log(`CLI \`mesh init\` re-run of 10 hosts (median of 3): ${cliInit}`)
 // Machine-readable last line, tabulated by scripts/run-bench.mjs.
-console.log(`BENCH ${JSON.stringify({bench: 'init', node: process.version, date: new Date().toISOString(), rows: data, memory, cliStartup: startup, cliInitRerun10: cliInit})}`)
+console.log(`BENCH ${JSON.stringify({bench: 'init', node: process.version, date: new Date().toISOString(), rows: data, ramFs: ram, memory, cliStartup: startup, cliInitRerun10: cliInit})}`)
 cleanup()

@@ -93,6 +93,8 @@ if (init && !init.skipped) {
     const floor = x.writeFloorMs ? `, write floor ${fmt(x.writeFloorMs)} (x${(x.coldMs / x.writeFloorMs).toFixed(2)})` : ''
     rows.push(['init', `${x.hosts} hosts`, `${fmt(x.coldMs)} cold`, '', `re-run ${fmt(x.rerunMs)} (${x.rerunWritten} written), ${x.written} files cold${floor}`])
   }
+  const x = init.ramFs
+  if (x) rows.push(['init', `${x.hosts} hosts, RAM file system`, `${fmt(x.coldMs)} cold`, '', `re-run ${fmt(x.rerunMs)}, write floor ${fmt(x.writeFloorMs)} (x${(x.coldMs / x.writeFloorMs).toFixed(2)})`])
   rows.push(['init', 'CLI re-run, 10 hosts', String(init.cliInitRerun10), '', 'median of 3'])
   for (const m of init.memory ?? []) rows.push(['init', `${m.hosts} hosts, own process`, `${m.maxRssMiB} MiB peak RSS`, '', `cold ${fmt(m.coldMs)}, re-run ${fmt(m.rerunMs)}`])
 }

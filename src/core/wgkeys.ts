@@ -15,10 +15,24 @@ function clamp(raw: Buffer): Buffer {
   return k
 }
 
+export interface WgKeyPair {
+  /** Never log this. */
+  privateKey: string
+  publicKey: string
+}
+
+/**
+ * A new key and its public key, as `wg genkey | wg pubkey` would give them. The public key comes with the
+ * pair: X25519 clamps the scalar before it multiplies, so the unclamped scalar OpenSSL made and the clamped
+ * one we keep have the same public key, and no second derivation is needed.
+ */
+export function generateKeyPair(): WgKeyPair {
+  const {d, x} = generateKeyPairSync('x25519').privateKey.export({format: 'jwk'})
+  return {privateKey: clamp(fromB64url(d as string)).toString('base64'), publicKey: fromB64url(x as string).toString('base64')}
+}
+
 export function generatePrivateKey(): string {
-  const {privateKey} = generateKeyPairSync('x25519')
-  const d = fromB64url(privateKey.export({format: 'jwk'}).d as string)
-  return clamp(d).toString('base64')
+  return generateKeyPair().privateKey
 }
 
 export function isWgKey(s: string): boolean {

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {ByteBuilder} from '../core/bytes.js'
 import {Inventory} from '../core/inventory.js'
 import {renderHostsBlock, wgConfigRenderer} from '../core/render.js'
+import {WgKeyPair} from '../core/wgkeys.js'
 import {lockStateDir} from '../state/lock.js'
 import {OutputWriter} from '../state/output.js'
 import {assertPrivate, defaultOutDir, defaultStateDir, ensurePrivateDir} from '../state/store.js'
@@ -57,17 +58,19 @@ export function runInit(opts: InitOptions): InitResult {
   // included: a bad input leaves no state dir behind and not even an mtime changed.
   // The inventory is the user's input, not ours to guard: read once, before the lock. State is read under it.
   const inventory = readInventory(opts.inventoryFile)
-  loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: false, preview: true, inventory})
+  // The keys the check makes for hosts without one are the keys the run under the lock writes.
+  const keysMade = new Map<string, WgKeyPair>()
+  loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, persist: false, preview: true, inventory, keysMade})
   const lock = lockStateDir(opts.stateDir ?? defaultStateDir(opts.inventoryFile), 'init')
   try {
-    return initLocked(opts, outDir, inventory)
+    return initLocked(opts, outDir, inventory, keysMade)
   } finally {
     lock.release()
   }
 }
 
-function initLocked(opts: InitOptions, outDir: string, inventory: Inventory): InitResult {
-  const loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, inventory})
+function initLocked(opts: InitOptions, outDir: string, inventory: Inventory, keysMade: Map<string, WgKeyPair>): InitResult {
+  const loaded = loadMesh({inventoryFile: opts.inventoryFile, stateDir: opts.stateDir, inventory, keysMade})
   const {mesh, store} = loaded
   const written: string[] = loaded.stateChanged ? [store.stateFile] : []
 

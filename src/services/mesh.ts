@@ -6,7 +6,7 @@ import {AddressRequest, allocate, checkAllocation} from '../core/addressing.js'
 import {InventoryError, UserError} from '../core/errors.js'
 import {Inventory, parseInventory} from '../core/inventory.js'
 import {HostAssignment, Mesh, buildMesh, sshTargetOf} from '../core/model.js'
-import {keyCheckOf, publicKeyOf} from '../core/wgkeys.js'
+import {keyCheckOf, publicKeyOf, WgKeyPair} from '../core/wgkeys.js'
 import {readRegularFile} from '../state/files.js'
 import {ArchivedHost, HostState, MeshState, StateStore, defaultStateDir} from '../state/store.js'
 import {loadSecrets} from './secrets.js'
@@ -105,9 +105,11 @@ export interface LoadOptions {
   preview?: boolean
   /** The inventory already read from inventoryFile (a check before the lock, then the load under it): parsed once. */
   inventory?: Inventory
+  /** Keys made for missing key files: a preview records them, the load under the lock keeps the same ones. */
+  keysMade?: Map<string, WgKeyPair>
 }
 
-export function loadMesh({inventoryFile, stateDir, persist = true, preview = false, ...given}: LoadOptions): LoadedMesh {
+export function loadMesh({inventoryFile, stateDir, persist = true, preview = false, keysMade, ...given}: LoadOptions): LoadedMesh {
   const inventory = given.inventory ?? readInventory(inventoryFile)
   const store = new StateStore(stateDir ?? defaultStateDir(inventoryFile))
   const state = store.load()
@@ -120,10 +122,10 @@ export function loadMesh({inventoryFile, stateDir, persist = true, preview = fal
   const v6 = allocateFamily(inventory, state, 'ipv6', inventoryFile)
   for (const m of [...(v4?.moved ?? []), ...(v6?.moved ?? [])]) notes.push(`${m.name}: address moves ${m.from} -> ${m.to} (${m.why})`)
 
-  const {privateKeys, createdKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie} = loadSecrets(
+  const {privateKeys, createdKeys, madePublicKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie} = loadSecrets(
     store,
     inventory.hosts.map((h) => h.name),
-    {persist, preview, presharedKeys: inventory.network.presharedKeys, hostKeys},
+    {persist, preview, presharedKeys: inventory.network.presharedKeys, hostKeys, keysMade},
   )
   if (!persist) for (const name of createdKeys) notes.push(`${name}: key and address to be created (this preview wrote nothing)`)
 
@@ -142,7 +144,7 @@ export function loadMesh({inventoryFile, stateDir, persist = true, preview = fal
     }
     const privateKey = privateKeys.get(h.name)!
     const prev = state.hosts[h.name]
-    const publicKey = cachedPublicKey(prev, privateKey, committed.has(h.name)) ?? publicKeyOf(privateKey)
+    const publicKey = madePublicKeys.get(h.name) ?? cachedPublicKey(prev, privateKey, committed.has(h.name)) ?? publicKeyOf(privateKey)
     const committedKey = committed.get(h.name) ?? publicKey
     if (prev && prev.publicKey !== committedKey) notes.push(`${h.name}: key file changed outside mesh (public key differs from state.json); peers will get the new key`)
     const entry = {ipv4: v4?.assigned.get(h.name), ipv6: v6?.assigned.get(h.name), publicKey}

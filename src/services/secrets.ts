@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import {isCookie, makeCookie} from '../core/beam.js'
 import {UserError} from '../core/errors.js'
-import {generatePresharedKey, generatePrivateKey, isWgKey, publicKeyOf} from '../core/wgkeys.js'
+import {generateKeyPair, generatePresharedKey, isWgKey, publicKeyOf, WgKeyPair} from '../core/wgkeys.js'
 import {pendingFile} from '../state/rotation.js'
 import {StateStore} from '../state/store.js'
 
@@ -12,6 +12,8 @@ export interface MeshSecrets {
   /** host -> private key in use (the pending one during a rotation). Never log these. */
   privateKeys: Map<string, string>
   createdKeys: string[]
+  /** host -> public key of a private key made by this load (and in use): known from its making, not derived again. */
+  madePublicKeys: Map<string, string>
   /** Hosts in a key rotation -> their committed (old) public key, which state.json keeps until the commit. */
   committed: Map<string, string>
   presharedKeys?: Map<string, Map<string, string>>
@@ -20,7 +22,20 @@ export interface MeshSecrets {
   createdCookie: boolean
 }
 
-export function loadSecrets(store: StateStore, allHosts: string[], opts: {persist: boolean; preview?: boolean; presharedKeys: boolean; hostKeys?: boolean}): MeshSecrets {
+export interface SecretsOptions {
+  persist: boolean
+  preview?: boolean
+  presharedKeys: boolean
+  hostKeys?: boolean
+  /**
+   * Keys made for missing key files, by host. A preview records the keys it makes here, and a later load that
+   * persists takes them from here instead of making others: `mesh init` checks everything in a preview before
+   * it takes the lock, and each new key is made once, not twice.
+   */
+  keysMade?: Map<string, WgKeyPair>
+}
+
+export function loadSecrets(store: StateStore, allHosts: string[], opts: SecretsOptions): MeshSecrets {
   const {persist} = opts
   // network.keys: host: no private key is read or made here (the hosts make their own); PSKs and the cookie still are.
   const hosts = opts.hostKeys ? [] : allHosts
@@ -41,9 +56,13 @@ export function loadSecrets(store: StateStore, allHosts: string[], opts: {persis
   }
   const {value: cookie, created: createdCookie} = loadCookie(store, persist || Boolean(opts.preview), make)
   const createdKeys: string[] = []
+  const madePublicKeys = new Map<string, string>()
   for (const name of missing) {
-    const {value, created} = make(store.keyFile(name), generatePrivateKey)
+    const pair = opts.keysMade?.get(name) ?? generateKeyPair()
+    opts.keysMade?.set(name, pair)
+    const {value, created} = make(store.keyFile(name), () => pair.privateKey)
     privateKeys.set(name, value)
+    if (value === pair.privateKey) madePublicKeys.set(name, pair.publicKey)
     if (created) createdKeys.push(name)
   }
 
@@ -53,14 +72,15 @@ export function loadSecrets(store: StateStore, allHosts: string[], opts: {persis
     const next = store.readSecret(pendingFile(store.keyFile(name)))
     if (next === null || !privateKeys.has(name)) continue
     if (!isWgKey(next)) throw new UserError(`${pendingFile(store.keyFile(name))} does not hold a WireGuard private key`, 'delete it and run `mesh rotate-keys` again')
-    committed.set(name, publicKeyOf(privateKeys.get(name)!))
+    committed.set(name, madePublicKeys.get(name) ?? publicKeyOf(privateKeys.get(name)!))
+    madePublicKeys.delete(name)
     privateKeys.set(name, next)
   }
   const pendingPsks: string[] = []
   const presharedKeys = opts.presharedKeys ? pairKeys(store, allHosts, persist || Boolean(opts.preview), pendingPsks, make) : undefined
   // Every secret created above is fsynced; their folders once, here, before anything names them.
   if (persist) store.syncDirs()
-  return {privateKeys, createdKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie}
+  return {privateKeys, createdKeys, madePublicKeys, committed, presharedKeys, pendingPsks, cookie, createdCookie}
 }
 
 /** One preshared key per pair of hosts, in secrets/<a>+<b>.psk (names sorted), created once and kept (a .next beside it is in rotation). */

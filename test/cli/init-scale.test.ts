@@ -6,8 +6,9 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {generatePrivateKey, keyCheckOf, publicKeyOf} from '../../src/core/wgkeys.js'
+import {WgKeyPair, generatePrivateKey, keyCheckOf, publicKeyOf} from '../../src/core/wgkeys.js'
 import {runInit} from '../../src/services/init.js'
+import {loadMesh} from '../../src/services/mesh.js'
 import {StateStore, stableJson} from '../../src/state/store.js'
 import {baseInventory, tmpDir, toYaml} from '../support/helpers.js'
 import {spawnMeasured} from '../support/max-rss.js'
@@ -72,7 +73,11 @@ describe('init at scale', () => {
     const state = () => JSON.parse(readFileSync(store.stateFile, 'utf8'))
     const key = (h: string) => store.readSecret(store.keyFile(h))!
     const first = state()
-    for (const h of ['Host-A', 'Host-B', 'Host-C']) assert.equal(first.hosts[h].keyCheck, keyCheckOf(key(h), publicKeyOf(key(h))))
+    for (const h of ['Host-A', 'Host-B', 'Host-C']) {
+      // Made keys come with their public key (not derived again): it is the one their file derives.
+      assert.equal(first.hosts[h].publicKey, publicKeyOf(key(h)), h)
+      assert.equal(first.hosts[h].keyCheck, keyCheckOf(key(h), publicKeyOf(key(h))))
+    }
 
     // A cached key that matches its check is used as it is: proof that nothing is derived on a re-run.
     const planted = publicKeyOf(generatePrivateKey())
@@ -96,5 +101,24 @@ describe('init at scale', () => {
     const after = state()
     assert.equal(after.hosts['Host-B'].keyCheck, keyCheckOf(newKey, publicKeyOf(newKey)))
     assert.equal(after.hosts['Host-A'].publicKey, publicKeyOf(key('Host-A')))
+  })
+
+  it('a preview records the keys it makes, and the load that persists writes those same keys', () => {
+    const dir = tmpDir()
+    const file = join(dir, 'inventory.yaml')
+    writeFileSync(file, toYaml(baseInventory(3)))
+    const stateDir = join(dir, 'state')
+    const keysMade = new Map<string, WgKeyPair>()
+    const preview = loadMesh({inventoryFile: file, stateDir, persist: false, preview: true, keysMade})
+    assert.deepEqual([...keysMade.keys()].sort(), ['Host-A', 'Host-B', 'Host-C'])
+    assert.deepEqual(readdirSync(dir), ['inventory.yaml'], 'the preview wrote nothing')
+    const loaded = loadMesh({inventoryFile: file, stateDir, keysMade})
+    const store = new StateStore(stateDir)
+    for (const [h, pair] of keysMade) {
+      assert.equal(store.readSecret(store.keyFile(h)), pair.privateKey, `${h}: the key file holds the previewed key`)
+      assert.equal(loaded.mesh.hosts.find((x) => x.name === h)!.publicKey, pair.publicKey)
+      assert.equal(preview.mesh.hosts.find((x) => x.name === h)!.publicKey, pair.publicKey, `${h}: the preview showed the same public key`)
+    }
+    assert.deepEqual(loaded.createdKeys.sort(), ['Host-A', 'Host-B', 'Host-C'])
   })
 })

@@ -4,7 +4,7 @@ import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {describe, it} from 'node:test'
 
-import {generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
+import {generateKeyPair, generatePrivateKey, publicKeyOf} from '../../src/core/wgkeys.js'
 import {skipUnless} from '../support/prereq.js'
 
 /** Runs `wg <sub>` with the key on stdin (never in argv). */
@@ -31,6 +31,12 @@ describe('wgkeys against wg', () => {
       raw[31] |= 128
       const b64 = raw.toString('base64')
       assert.equal(publicKeyOf(b64), wg('pubkey', `${b64}\n`))
+    }
+  })
+  it('the public key generateKeyPair gives with a new key is the one `wg pubkey` derives from it', {skip: wgMissing}, () => {
+    for (let i = 0; i < 50; i++) {
+      const {privateKey, publicKey} = generateKeyPair()
+      assert.equal(publicKey, wg('pubkey', `${privateKey}\n`))
     }
   })
 })

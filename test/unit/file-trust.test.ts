@@ -47,6 +47,10 @@ describe('secrets must be ours, private and the file itself', () => {
       () => store.readSecret(store.keyFile('Host-B')),
       (e: unknown) => e instanceof UserError && /symbolic link/.test(e.message) && !/chmod/.test(e.fix ?? '') && /rm .*Host-B\.key/.test(e.fix ?? ''),
     )
+    // A link to nothing is still an entry: refused the same way, not taken for a missing key (which would be made).
+    symlinkSync(join(tmpDir(), 'nothing-here.key'), store.keyFile('Host-C'))
+    assert.throws(() => store.readSecret(store.keyFile('Host-C')), (e: unknown) => e instanceof UserError && /symbolic link/.test(e.message))
+    assert.equal(store.readSecret(store.keyFile('Host-D')), null, 'a key that is not there reads as missing')
     const linkedDir = join(tmpDir(), 'linked-state')
     symlinkSync(store.dir, linkedDir)
     assert.throws(() => new StateStore(linkedDir).checkModes(), (e: unknown) => e instanceof UserError && /symbolic link/.test(e.message) && !/chmod/.test(e.fix ?? ''))

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {generatePresharedKey, generatePrivateKey, isWgKey, publicKeyOf} from '../../src/core/wgkeys.js'
+import {generateKeyPair, generatePresharedKey, generatePrivateKey, isWgKey, publicKeyOf} from '../../src/core/wgkeys.js'
 
 describe('wgkeys', () => {
   it('generated private keys are clamped, unique and well-formed', () => {
@@ -16,6 +16,14 @@ describe('wgkeys', () => {
       seen.add(k)
     }
     assert.equal(seen.size, 200)
+  })
+  it('generateKeyPair gives a clamped key and the public key publicKeyOf derives from it', () => {
+    for (let i = 0; i < 200; i++) {
+      const {privateKey, publicKey} = generateKeyPair()
+      assert.ok(isWgKey(privateKey) && isWgKey(publicKey))
+      assert.equal(Buffer.from(privateKey, 'base64')[0] & 7, 0)
+      assert.equal(publicKey, publicKeyOf(privateKey))
+    }
   })
   it('isWgKey accepts exactly 32 bytes of standard base64', () => {
     assert.ok(isWgKey(Buffer.alloc(32, 1).toString('base64')))
