@@ -15,6 +15,7 @@ import {WRITE_SCRIPT} from './write-script.js'
 import {HostKeyFacts, splitHostKeyFacts} from '../core/host-keys.js'
 import {holdsHostKeyPlaceholder, hostKeyFactsFragment, hostKeyWritePrelude} from './host-key-script.js'
 import {BATCH_SCRIPT, BatchOp, BatchOutcome, encodeBatch, parseBatch} from './batch.js'
+import {parseLatestHandshakes} from '../core/fresh-tunnels.js'
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
@@ -30,6 +31,9 @@ wg-quick strip "$iface" > "$tmp"
 grep -q '^PrivateKey' "$tmp" || { echo "stripped config has no PrivateKey" >&2; exit 1; }
 n=$(grep -c '^\\[Peer\\]' "$tmp" || true)
 [ "$n" = "$peers" ] || { echo "stripped config has $n peers, expected $peers" >&2; exit 1; }
+shift 2
+# Public keys after the count: peers dropped first, so the syncconf adds them back as new peers (see restartHandshakes).
+for peer in "$@"; do wg set "$iface" peer "$peer" remove; done
 wg syncconf "$iface" "$tmp"`
 
 export type WriteHow = 'renamed' | 'inplace'
@@ -146,6 +150,21 @@ export class RemoteHost {
 
   async syncconf(expectedPeers: number): Promise<void> {
     await this.sh(SYNCCONF_SCRIPT, [this.iface, String(expectedPeers)], `wg syncconf ${this.iface} (from a checked wg-quick strip)`, 'activate')
+  }
+
+  /**
+   * Drops these peers and adds them back from the checked strip of the config, as new peers: each starts a
+   * handshake at once, with none of the old peer's rate limit (one initiation per 5 s). Only for an interface
+   * that has just come up: a running session with these peers would be cut.
+   */
+  async restartHandshakes(peers: string[], expectedPeers: number): Promise<void> {
+    await this.sh(SYNCCONF_SCRIPT, [this.iface, String(expectedPeers), ...peers], `wg syncconf ${this.iface} with ${peers.length} peer(s) added again`, 'activate')
+  }
+
+  /** Peer public key -> unix time of its latest handshake (0: none); null when the interface is down or the answer is not that. */
+  async latestHandshakes(): Promise<Map<string, number> | null> {
+    const res = await this.exec(['wg', 'show', this.iface, 'latest-handshakes'], 'facts', `wg show ${this.iface} latest-handshakes`)
+    return res.code === 0 ? parseLatestHandshakes(res.stdout) : null
   }
 
   async enableUnit(): Promise<void> {

@@ -5,6 +5,7 @@ import {commitSessionHostKeys, hostKeysToCommit} from './host-keys-apply.js'
 import {nudgePeers} from '../remote/teardown-ops.js'
 import type {ApplyProgress, ApplySession, HostResult, HostSession, RotationResult} from './apply-types.js'
 import {TeardownResult, executeTeardowns, teardownWarnings} from './teardown.js'
+import {settleFreshTunnels} from './fresh-tunnels.js'
 
 export interface LifecycleResult {
   hosts: HostResult[]
@@ -51,12 +52,15 @@ export async function runLifecycle(
   await Promise.all(nudges)
   const byName = new Map([...first, ...second].map((r) => [r.name, r]))
   const hosts = session.sessions.map((s) => byName.get(s.host.name)!)
+  // Hosts that came up together: their first sessions, checked (and a crossed pair started again) before the
+  // apply reports them done.
+  const tunnelWarnings = session.interrupted ? [] : await settleFreshTunnels(session, hosts, progress)
 
   // After a Ctrl-C no new host is started, removed ones included: their teardown stays pending.
   const teardowns = session.interrupted
     ? session.teardowns.map((t): TeardownResult => ({name: t.archived.name, status: 'skipped', steps: [], error: 'interrupted before the teardown started'}))
     : await executeTeardowns(session.teardowns, loaded.store, session.concurrency, progress.step.bind(progress))
-  const warnings = teardownWarnings(teardowns)
+  const warnings = [...tunnelWarnings, ...teardownWarnings(teardowns)]
   return {hosts, teardowns, rotation: await finishRotation(session, hosts), warnings}
 }
 

@@ -175,6 +175,39 @@ describe('RemoteHost.facts of a running interface', () => {
   })
 })
 
+describe('RemoteHost: the first sessions of a fresh interface', () => {
+  // Fake wg and wg-quick: every call is recorded; the strip is a config with a private key and two peers.
+  const fakeTools = (handshakes: string) => {
+    const dir = tmpDir()
+    const calls = join(dir, 'calls')
+    writeFileSync(join(dir, 'wg'), `#!/bin/sh\necho "wg $*" >> '${calls}'\ncase "$1 $3" in\n  "show latest-handshakes") printf '${handshakes}' ;;\n  "syncconf "*) [ -s "$3" ] || exit 9 ;;\nesac\n`, {mode: 0o755})
+    writeFileSync(join(dir, 'wg-quick'), `#!/bin/sh\necho "wg-quick $*" >> '${calls}'\nprintf '[Interface]\\nPrivateKey = x\\n[Peer]\\nPublicKey = a\\n[Peer]\\nPublicKey = b\\n'\n`, {mode: 0o755})
+    return {host: new RemoteHost(new LocalTransport('local', ['env', `PATH=${dir}:${process.env.PATH}`]), 'wgfake0'), calls: () => readFileSync(calls, 'utf8').trim().split('\n')}
+  }
+  const [K1, K2] = ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', 'BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA=']
+
+  it('restartHandshakes drops the named peers, then adds every peer back from a checked strip', {skip: existsSync('/etc/wireguard') ? false : 'no /etc/wireguard (wireguard-tools not installed)'}, async () => {
+    const {host, calls} = fakeTools('')
+    await host.restartHandshakes([K1, K2], 2)
+    const seen = calls()
+    assert.deepEqual(seen.slice(0, 4), ['wg-quick strip wgfake0', `wg set wgfake0 peer ${K1} remove`, `wg set wgfake0 peer ${K2} remove`, seen[3]])
+    assert.match(seen[3], /^wg syncconf wgfake0 \/etc\/wireguard\/\.mesh-strip-/)
+    assert.equal(seen.length, 4)
+    assert.ok(!existsSync(seen[3].split(' ')[3]), 'the stripped copy is removed')
+    // A strip that does not hold the peers the config should have: nothing is dropped.
+    const other = fakeTools('')
+    await assert.rejects(other.host.restartHandshakes([K1], 3), /stripped config has 2 peers, expected 3/)
+    assert.deepEqual(other.calls(), ['wg-quick strip wgfake0'])
+  })
+
+  it('latestHandshakes reads one line per peer; a down interface or another answer is null', async () => {
+    const {host} = fakeTools(`${K1}\\t1700000000\\n${K2}\\t0\\n`)
+    assert.deepEqual([...(await host.latestHandshakes())!], [[K1, 1700000000], [K2, 0]])
+    assert.equal(await fakeTools('garbage\\n').host.latestHandshakes(), null)
+    assert.equal(await new RemoteHost(new LocalTransport('local', ['env', `PATH=${tmpDir()}`]), 'wgfake0').latestHandshakes(), null, 'no wg at all')
+  })
+})
+
 describe('RemoteHost errors', () => {
   it('names the command, exit status and stderr', async () => {
     const hasWg = spawnSync('sh', ['-c', 'command -v wg-quick']).status === 0
