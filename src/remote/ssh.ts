@@ -89,17 +89,22 @@ export class SshTransport implements Transport {
  * a packet at once, and it carries the acknowledgement. It is what ssh2 itself does once the window runs low, done
  * at every chunk; on an ssh2 whose channel looks different, the channel is left as it is (only slower).
  */
+/** The parts of an ssh2 channel that acknowledgePromptly uses (ssh2 internals: checked, never assumed). */
+interface WindowedChannel {
+  incoming: {window: number}
+  outgoing: {id: number; state?: unknown}
+  _client: {_protocol: {channelWindowAdjust(id: number, bytes: number): void}}
+}
+
+function isWindowedChannel(channel: Duplex): channel is Duplex & WindowedChannel {
+  const ch = channel as Duplex & {incoming?: {window?: unknown}; outgoing?: {id?: unknown}; _client?: {_protocol?: {channelWindowAdjust?: unknown}}}
+  return typeof ch.incoming?.window === 'number' && typeof ch.outgoing?.id === 'number' && typeof ch._client?._protocol?.channelWindowAdjust === 'function'
+}
+
 function acknowledgePromptly(channel: Duplex): Duplex {
-  const ch = channel as Duplex & {
-    incoming?: {window?: unknown}
-    outgoing?: {id?: unknown; state?: unknown}
-    _client?: {_protocol?: {channelWindowAdjust?: unknown}}
-  }
-  const protocol = ch._client?._protocol
-  if (typeof ch.incoming?.window !== 'number' || typeof ch.outgoing?.id !== 'number' || typeof protocol?.channelWindowAdjust !== 'function') return channel
-  const incoming = ch.incoming as {window: number}
-  const outgoing = ch.outgoing as {id: number; state?: unknown}
-  const adjust = protocol.channelWindowAdjust as (id: number, bytes: number) => void
+  if (!isWindowedChannel(channel)) return channel
+  const {incoming, outgoing} = channel
+  const protocol = channel._client._protocol
   const push = channel.push.bind(channel)
   // ssh2 hands every chunk to push() after taking its size off the window; an override sees each chunk, without
   // the 'data' listener that would switch the stream to flowing before its reader is there. A reader that is
@@ -109,7 +114,7 @@ function acknowledgePromptly(channel: Duplex): Duplex {
     const bytes = Buffer.isBuffer(chunk) ? chunk.length : 0
     if (more && bytes > 0 && outgoing.state !== 'closed') {
       incoming.window += bytes
-      adjust.call(protocol, outgoing.id, bytes)
+      protocol.channelWindowAdjust(outgoing.id, bytes)
     }
     return more
   }
@@ -243,9 +248,9 @@ function earlySocket(host: string, port: number): EarlySocket {
 
 /**
  * ssh2 writes every SSH packet with a write() of its own: a doctor that opens 30 channels on a connection made 30
- * system calls and 30 TCP segments, each woken up for on the host. The packets one turn of the event loop produces
- * now leave in one writev at its end (cork, then uncork on the next tick): the coalescing Nagle did, without its
- * wait for an acknowledgement.
+ * system calls and 30 TCP segments, each woken up for on the host. The packets written before the current callback
+ * returns now leave in one writev: the first write corks the socket and a process.nextTick uncorks it, which runs
+ * once that callback has returned. It is the coalescing Nagle did, without its wait for an acknowledgement.
  */
 export function coalesceWrites<S extends Socket>(sock: S): S {
   const write = sock.write.bind(sock) as (...args: unknown[]) => boolean
