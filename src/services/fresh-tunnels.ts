@@ -8,13 +8,18 @@ import type {ApplyProgress, ApplySession, HostResult, HostSession} from './apply
 export interface FreshTunnelTiming {
   /** A pair still without a session this long after the last host came up is started again. */
   mendAfterMs: number
+  /** ... and again this long after each restart that brought none (at most maxMends times). */
+  mendAgainMs: number
+  maxMends: number
   /** Pairs still without a session after this long are reported (a warning, the apply itself succeeded). */
   settleWithinMs: number
   pollMs: number
 }
 
 // A handshake on a LAN takes a millisecond, across the world a few hundred; a crossed pair waits 5 s or more.
-export const FRESH_TUNNEL_TIMING: FreshTunnelTiming = {mendAfterMs: 500, settleWithinMs: 3000, pollMs: 100}
+// A restart can itself meet the other side's own retry (WireGuard tries again 5 s after its first initiation,
+// and the first host of a slow apply came up seconds before the last): that crossing is met by the next restart.
+export const FRESH_TUNNEL_TIMING: FreshTunnelTiming = {mendAfterMs: 500, mendAgainMs: 1000, maxMends: 3, settleWithinMs: 4500, pollMs: 100}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -37,7 +42,8 @@ export async function settleFreshTunnels(
   const peersIn = (s: HostSession) => mesh.hosts.filter((h) => h.name !== s.host.name && h.publicKey).length
   const warnings: string[] = []
   const t0 = performance.now()
-  let mended = false
+  let mends = 0
+  let nextMendAt = timing.mendAfterMs
   for (;;) {
     const seen = new Map<string, LatestHandshakes | undefined>(
       await Promise.all(fresh.map(async (s) => [s.host.name, (await s.remote!.latestHandshakes().catch(() => null)) ?? undefined] as const)),
@@ -45,8 +51,8 @@ export async function settleFreshTunnels(
     const pairs = pairsWithoutSession(hosts, seen)
     if (!pairs.length) return warnings
     const elapsed = performance.now() - t0
-    if (!mended && elapsed >= timing.mendAfterMs) {
-      mended = true
+    if (mends < timing.maxMends && elapsed >= nextMendAt && elapsed < timing.settleWithinMs) {
+      mends++
       await Promise.all(
         [...mendsByHost(pairs)].map(async ([name, peers]) => {
           const s = byName.get(name)!
@@ -60,6 +66,7 @@ export async function settleFreshTunnels(
           }
         }),
       )
+      nextMendAt = performance.now() - t0 + timing.mendAgainMs
       continue
     }
     if (elapsed >= timing.settleWithinMs) {
