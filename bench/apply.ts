@@ -14,7 +14,7 @@ import {loadavg} from 'node:os'
 import {join} from 'node:path'
 
 import {checkLabPrerequisites} from '../src/lab/index.js'
-import {emitBench, fmt, meshOk, median, printTable, withBenchLab} from './lib/common.js'
+import {emitBench, firstSessionsSaid, fmt, meshOk, median, printTable, withBenchLab} from './lib/common.js'
 import {resetHosts, runFloor, runSsh2Floor, writeFloorScripts} from './lib/floor.js'
 
 const ROUNDS = Math.max(1, Number(process.env.BENCH_APPLY_ROUNDS ?? 3))
@@ -58,7 +58,9 @@ async function main() {
         await resetHosts(lab)
         r.ssh2Cold.push(await runSsh2Floor(floor.ssh2Cold))
         await resetHosts(lab)
-        r.cold.push((await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})).ms)
+        const cold = await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})
+        r.cold.push(cold.ms)
+        for (const line of firstSessionsSaid(cold.stdout)) console.log(`bench/apply: ${n} hosts, cold apply: ${line}`)
         // The hosts now hold what mesh wrote: both sides read the same state.
         r.noop.push((await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})).ms)
         r.floorNoop.push(await runFloor(floor.noop))

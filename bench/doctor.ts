@@ -10,7 +10,7 @@ import {loadavg} from 'node:os'
 import {join} from 'node:path'
 
 import {checkLabPrerequisites} from '../src/lab/index.js'
-import {emitBench, fmt, meshOk, median, pool, printTable, runMesh, startAppNode, withBenchLab} from './lib/common.js'
+import {emitBench, firstSessionsSaid, fmt, meshOk, median, pool, printTable, runMesh, startAppNode, withBenchLab} from './lib/common.js'
 import {runFloor, writeFloorScripts} from './lib/floor.js'
 
 /** Doctor runs per size (BENCH_DOCTOR_RUNS): at 64 hosts on a busy machine one run takes minutes. */
@@ -47,6 +47,7 @@ async function main() {
       const ips = new Map((JSON.parse(init.stdout).hosts as {name: string; ipv4: string}[]).map((h) => [h.name, h.ipv4]))
       const floor = writeFloorScripts(lab, join(lab.dir, 'out'), join(lab.dir, 'state'), ips)
       const apply = await meshOk(['apply', ...common, '--yes', '--json'], {home: lab.home, timeoutMs: 1_200_000})
+      for (const line of firstSessionsSaid(apply.stdout)) console.log(`bench/doctor: ${n} hosts, cold apply: ${line}`)
       const t0 = performance.now()
       await pool(lab.hosts, 4, (h) => startAppNode(lab, h))
       const nodes = performance.now() - t0

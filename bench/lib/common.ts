@@ -71,6 +71,20 @@ export async function meshOk(args: string[], opts: {home?: string; timeoutMs?: n
   return r
 }
 
+/**
+ * What an `apply --json` said about first sessions: its warnings, and each host's note that it started a crossed
+ * pair's handshake again. Printed by the lab benches, so a pair without a session later is seen next to it.
+ */
+export function firstSessionsSaid(applyStdout: string): string[] {
+  try {
+    const j = JSON.parse(applyStdout) as {warnings?: string[]; hosts?: {name: string; notes?: string[]}[]}
+    const restarts = (j.hosts ?? []).flatMap((h) => (h.notes ?? []).filter((n) => n.startsWith('WireGuard handshake started again')).map((n) => `${h.name}: ${n}`))
+    return [...(j.warnings ?? []).map((w) => `warning: ${w}`), ...restarts]
+  } catch {
+    return ['(apply output is not JSON)']
+  }
+}
+
 export interface BenchLab {
   result: LabUpResult
   dir: string
