@@ -27,6 +27,16 @@ export interface Mesh {
   hosts: MeshHost[]
 }
 
+/**
+ * Whether `p` is a peer in the wg config of the host named `hostName`: every other host whose public key is known
+ * (with network.keys: host, not before `mesh apply` has collected it). The renderer and every count of a config's
+ * peers (the checked strip before a syncconf) use this one rule.
+ */
+export const isPeerOf = (p: MeshHost, hostName: string): boolean => p.name !== hostName && p.publicKey !== ''
+
+/** The peers in the wg config of the host named `hostName`, in mesh order. */
+export const peersOf = (mesh: Mesh, hostName: string): MeshHost[] => mesh.hosts.filter((p) => isPeerOf(p, hostName))
+
 export interface HostAssignment {
   ipv4?: string
   ipv6?: string

@@ -1,7 +1,7 @@
 // Rendering of per-host files from the mesh model. No I/O beyond the template loader.
 import {renderTemplate} from '../templates/index.js'
 import {ByteBuilder} from './bytes.js'
-import {Mesh, MeshHost, endpointFor, prefixLen, wgAlias} from './model.js'
+import {Mesh, MeshHost, endpointFor, isPeerOf, peersOf, prefixLen, wgAlias} from './model.js'
 
 export interface PeerSecrets {
   /** Preshared key for the pair (this host, peer), by peer name. */
@@ -44,14 +44,12 @@ export function wgConfigRenderer(mesh: Mesh): WgConfigRenderer {
   const head = (host: MeshHost, privateKey: string) =>
     renderTemplate('wg-quick.conf.ejs', {host, addresses: interfaceAddresses(mesh, host), privateKey, mtu: mesh.mtu})
   // A preshared key differs per pair: those sections are rendered per host (PSK meshes hold N^2 key files anyway).
-  // A peer whose public key is not known yet (network.keys: host, not collected) cannot be a peer yet.
-  const isPeer = (p: MeshHost, host: MeshHost) => p.name !== host.name && p.publicKey !== ''
-  const sections = (host: MeshHost, psks: Map<string, string>) => mesh.hosts.filter((p) => isPeer(p, host)).map((p) => section(p, psks.get(p.name)))
+  const sections = (host: MeshHost, psks: Map<string, string>) => peersOf(mesh, host.name).map((p) => section(p, psks.get(p.name)))
   let texts: string[] | undefined
   let bytes: Buffer[] | undefined
   // Flattened once: ejs builds its output by concatenation (a rope), which every join would walk again.
   const shared = () => (texts ??= mesh.hosts.map((p) => Buffer.from(section(p)).toString()))
-  const others = <T>(all: T[], host: MeshHost) => all.filter((_, i) => isPeer(mesh.hosts[i], host))
+  const others = <T>(all: T[], host: MeshHost) => all.filter((_, i) => isPeerOf(mesh.hosts[i], host.name))
   return {
     text(host, privateKey, secrets = {}) {
       const psks = secrets.presharedKeys

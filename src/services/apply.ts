@@ -4,7 +4,7 @@ import {beamManaged} from '../core/beam-paths.js'
 import {HostDesired, desiredRenderer} from '../core/desired.js'
 import {UserError} from '../core/errors.js'
 import {Inventory} from '../core/inventory.js'
-import {MeshHost} from '../core/model.js'
+import {MeshHost, peersOf} from '../core/model.js'
 import {HostPlan, isNoop, planHost, rollbackFacts} from '../core/plan.js'
 import {RemoteHost} from '../remote/hostops.js'
 import {CloseNote, closeAll} from '../remote/pool.js'
@@ -193,7 +193,7 @@ async function executeHosts(session: ApplySession, list: HostSession[], progress
     if (!s.plan || !s.remote || !s.rollback) return notPlanned(s)
     if (isNoop(s.plan)) return {...describePlan(s.plan), status: 'unchanged'}
     if (session.interrupted) return {...describePlan(s.plan), status: 'skipped', error: 'interrupted before this host was started'}
-    const peers = session.loaded.mesh.hosts.filter((h) => h.name !== s.host.name && h.publicKey).map((h) => h.publicKey)
+    const peers = peersOf(session.loaded.mesh, s.host.name).map((h) => h.publicKey)
     return executeHostPlan(s.remote, s.plan, s.rollback, {iface, peers, progress: (m) => progress.step(s.host.name, m)})
   })
 }

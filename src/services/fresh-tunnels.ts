@@ -3,6 +3,7 @@
 // happens). Without this the pair has no tunnel for 5-15 s after the apply says it is done, and a `mesh doctor`
 // or a BEAM node started right then finds it missing.
 import {FreshHost, LatestHandshakes, mendsByHost, pairsWithoutSession} from '../core/fresh-tunnels.js'
+import {peersOf} from '../core/model.js'
 import type {ApplyProgress, ApplySession, HostResult, HostSession} from './apply-types.js'
 
 export interface FreshTunnelTiming {
@@ -39,7 +40,6 @@ export async function settleFreshTunnels(
   if (fresh.length < 2) return []
   const hosts: FreshHost[] = fresh.map((s) => ({name: s.host.name, publicKey: keyOf.get(s.host.name)!}))
   const byName = new Map<string, HostSession>(fresh.map((s) => [s.host.name, s]))
-  const peersIn = (s: HostSession) => mesh.hosts.filter((h) => h.name !== s.host.name && h.publicKey).length
   const warnings: string[] = []
   const t0 = performance.now()
   let mends = 0
@@ -59,7 +59,7 @@ export async function settleFreshTunnels(
           const names = peers.map((p) => p.name).join(', ')
           progress.step(name, `no WireGuard session yet with ${names}: adding again to start the handshake`)
           try {
-            await s.remote!.restartHandshakes(peers.map((p) => p.publicKey), peersIn(s))
+            await s.remote!.restartHandshakes(peers.map((p) => p.publicKey), peersOf(mesh, name).length)
             resultOf.get(name)?.notes.push(`WireGuard handshake started again with ${names}: no session ${(elapsed / 1000).toFixed(1)} s after coming up (first handshakes that crossed)`)
           } catch (e) {
             warnings.push(`${name}: could not start the WireGuard handshake with ${names} again: ${(e as Error).message}`)
