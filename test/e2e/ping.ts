@@ -36,10 +36,10 @@ function ranges(seqs: number[]): string {
 
 /**
  * How long the tunnel may take to answer before the count starts. The step before a change is often a cold apply,
- * and hosts brought up at the same moment can cross their WireGuard handshakes: no session for 5-15 s, until
- * WireGuard tries again (a CI run lost pings 0-1600 ms, all before the change began at 1001 ms, right after one).
- * That is not the change's loss: the count starts from a tunnel that answers, and a tunnel that does not answer
- * within this bound fails the test here.
+ * and hosts brought up at the same moment can cross their WireGuard handshakes (a CI run lost pings 0-1600 ms, all
+ * before the change began at 1001 ms, right after one; apply now restarts such pairs itself, tested in
+ * test/e2e/apply.test.ts). A loss before the change is not the change's: the count starts from a tunnel that
+ * answers, and a tunnel that does not answer within this bound fails the test here.
  */
 const READY_WITHIN_S = 20
 
