@@ -115,8 +115,12 @@ if (doctor && !doctor.skipped) {
     const floor = x.vsFloor === undefined ? '' : `; ping sweep ${fmt(x.floorMs)}, mesh/floor x${Number(x.vsFloor).toFixed(2)}`
     const vmFloor = x.vsVmFloor === undefined ? '' : `; sweep + 1 VM ${fmt(x.vmFloorMs)}, x${Number(x.vsVmFloor).toFixed(2)}`
     const checkedFloor = x.vsCheckedFloor === undefined ? '' : `; checked floor ${fmt(x.checkedFloorMs)}, x${Number(x.vsCheckedFloor).toFixed(2)}`
-    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}${floor}${vmFloor}${checkedFloor}${loadNote(x)}`])
+    // A floor run that failed has no figure (null): its median is of the runs that passed, and says how many failed.
+    const failedFloors = [x.sweepsMs, x.vmSweepsMs, x.checkedRunsMs].flat().filter((v) => v === null).length
+    const failedNote = failedFloors ? `; ${failedFloors} floor run(s) failed` : ''
+    rows.push(['doctor', hostsLabel(x.hosts), `${fmt(x.medianMs)} median`, ratio(x.ratio), `runs ${x.runsMs.map(fmt).join(' / ')}; healthy ${ok}/${x.healthy.length}${floor}${vmFloor}${checkedFloor}${failedNote}${loadNote(x)}`])
   }
+  for (const n of doctor.failedSizes ?? []) rows.push(['doctor', hostsLabel(n), 'FAILED', '', 'the size did not finish (the bench printed why)'])
 }
 
 // mesh/floor side by side: the ratios this project's speed targets are stated in.
