@@ -7,6 +7,7 @@ import {resolutionHostChecks, resolutionPairChecks} from './doctor-resolution.js
 import type {MeshHost} from './model.js'
 import {wgAlias} from './model.js'
 import {REJECT_AFTER_TIME_S, handshakeAge} from './wgdump.js'
+import type {WgPeerFact} from './wgdump.js'
 
 const f = (severity: Severity, host: string, check: CheckId, label: string, message: string, hint: string, peer?: string): Finding =>
   ({severity, host, ...(peer ? {peer} : {}), check, label, message, hint})
@@ -75,8 +76,8 @@ export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, fact
   const a = from.name
   const b = to.name
   const link: LinkFacts = facts.links?.[b] ?? {}
+  const peer = facts.wg?.peers.find((p) => p.publicKey === to.publicKey)
   if (facts.wg) {
-    const peer = facts.wg.peers.find((p) => p.publicKey === to.publicKey)
     if (!peer) {
       out.push(f('fail', a, 'wg-peer', 'no peer', `${a}'s ${ctx.mesh.interface} has no peer with ${b}'s key`, applyHint(a), b))
     } else {
@@ -93,7 +94,13 @@ export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, fact
   if (link.ping && link.ping.sent > 0) {
     const loss = Math.round((100 * (link.ping.sent - link.ping.received)) / link.ping.sent)
     const late = link.ping.late
-    if (loss === 100 && late?.received) {
+    const sessionBefore = sessionBeforePings(peer, facts.pingsStartedAtHostEpochS)
+    if (loss === 100 && late?.received && sessionBefore !== null) {
+      // The session was there: the replies were slow (over 1 s), not missing. Saying "no session" would send the
+      // operator to WireGuard when the host or the link is what was slow.
+      out.push(f('warn', a, 'ping', 'ping slow', `no reply from ${b} (${to.ipv4 ?? to.ipv6}) to the first ${link.ping.sent} pings within 1 s; one came within 16 s, and a session was up (handshake ${sessionBefore} s before the pings): the replies were slow, not missing`,
+        `run mesh doctor again; if this pair is slow every time, check the load on ${a} and ${b} and the link between them`, b))
+    } else if (loss === 100 && late?.received) {
       out.push(f('warn', a, 'ping', 'ping late', `no reply from ${b} (${to.ipv4 ?? to.ipv6}) to the first ${link.ping.sent} pings; one came within 16 s: the tunnel had no working session yet (just brought up, or both ends' handshakes crossed; WireGuard mends that by itself within 5-15 s)`,
         `run mesh doctor again: it should pass; if this pair is late every time, check the link between ${a} and ${b}`, b))
     } else if (loss === 100) {
@@ -157,4 +164,15 @@ export function fmtAge(s: number): string {
   if (s < 7200) return `${Math.floor(s / 60)}m`
   if (s < 172800) return `${Math.floor(s / 3600)}h`
   return `${Math.floor(s / 86400)}d`
+}
+
+/**
+ * How many seconds before the pings went out the peer's latest handshake was, when that handshake still made a
+ * live session then (younger than REJECT_AFTER_TIME); null when there was none, or it is not known. Both times are
+ * the host's own clock, whole seconds: a handshake in the same second as the pings does not count as before.
+ */
+function sessionBeforePings(peer: WgPeerFact | undefined, pingsStartedAt: number | undefined): number | null {
+  if (!peer || !peer.latestHandshake || pingsStartedAt === undefined) return null
+  const before = pingsStartedAt - peer.latestHandshake
+  return before > 0 && before < REJECT_AFTER_TIME_S ? before : null
 }

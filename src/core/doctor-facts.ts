@@ -73,6 +73,11 @@ export interface DoctorHostFacts {
    * that moment, not when the whole run ends (a fleet's run takes minutes; a fresh handshake must not read stale).
    */
   wgReadAtEpochS?: number
+  /**
+   * The host's own clock (epoch seconds) just before its pings went out: a peer's latestHandshake (also the host's
+   * clock) before it means a session was up when the pings were sent.
+   */
+  pingsStartedAtHostEpochS?: number
   /** getent answers on this host, keyed by the name asked (`Host-B`, `Host-B-wg`); null = does not resolve. */
   resolve?: Record<string, GetentAnswer | null>
   /** Every answer for every mesh name: getent ahostsv4/ahostsv6, and Erlang's inet:getaddr/getaddrs where erl is installed. */

@@ -79,6 +79,9 @@ ${AHOSTS_FUNCTIONS}
 # Each ping's report goes to our stderr, which nothing else writes to: ping writes it once, at its exit, and a
 # write of under 4 KiB to a pipe is never split, so the reports of all the pings arrive whole, each naming its address.
 exec 3>&2 2>/dev/null
+# The host's own clock before the first ping (one process per host): a peer's latest handshake older than this
+# had a session before the pings went out, whatever the controller's clock says.
+printf '@@pingclock\\n'; date +%s
 pings=
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
   ping -n -q -c 3 -i 0.2 -W 1 "$1" >&3 &
@@ -254,6 +257,7 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
   const probe = await t.run(['sh', '-c', PROBE_SCRIPT, 'mesh', ...args])
   const wgReadAtEpochS = Math.floor(ctx.now())
   const namesOut = sections(probe.stdout)
+  const pingClock = Number((namesOut.get('pingclock') ?? [])[0])
   const hostname = parseHostname((namesOut.get('hostname') ?? []).join('\n'))
   const answers: NameAnswers[] = []
   for (const [key, lines] of namesOut) {
@@ -301,6 +305,7 @@ export async function probeHost(t: Transport, host: MeshHost, ctx: ProbeContext,
     hostname: hostname.ok ? hostname.value : undefined,
     wg,
     ...(wg ? {wgReadAtEpochS} : {}),
+    ...(Number.isSafeInteger(pingClock) && pingClock > 0 ? {pingsStartedAtHostEpochS: pingClock} : {}),
     resolve,
     answers,
     shadows: findShadows(hostsFile, meshNames(ctx.mesh), ctx.mesh.interface, {otherBlocks: true}),

@@ -135,7 +135,7 @@ test(`scale: ${N} hosts applied and doctored; a host frozen or cut after its las
         const red = report.findings.filter((f) => f.severity !== 'warn')
         const where = [...new Set(red.map((f) => `${f.check} ${f.host}${f.peer ? `>${f.peer}` : ''}`))]
         // Pairs that answered only doctor's later ping: tunnels whose handshakes had crossed at the cold apply.
-        const late = report.findings.filter((f) => f.label === 'ping late').map((f) => `${f.host}>${f.peer}`)
+        const late = report.findings.filter((f) => f.label === 'ping late' || f.label === 'ping slow').map((f) => `${f.host}>${f.peer}`)
         times.push(`doctor ${(r.ms / 1000).toFixed(1)} s${red.length ? ` (red: ${red.length} failures: ${where.slice(0, 6).join(', ')}${where.length > 6 ? ', ...' : ''})` : ''}${late.length ? ` (ping late: ${late.slice(0, 6).join(', ')}${late.length > 6 ? ', ...' : ''})` : ''}`)
       }
       assert.equal(report!.hosts.length, N)

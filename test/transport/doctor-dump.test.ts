@@ -135,4 +135,21 @@ printf -- '--- %s ping statistics ---\n%s packets transmitted, %s received\n' "$
     assert.doesNotMatch(r.stderr, /@@late/)
     assert.equal(parsePingReports(r.stderr).size, 2)
   })
+
+  // A peer's latest handshake is compared with this clock to tell a session that was up during the pings (slow
+  // replies) from one that was not (no session yet): it must be read before the first ping leaves, on the host.
+  it('reads the host clock before it starts any ping, under @@pingclock', () => {
+    const dir = tmpDir()
+    const calls = join(dir, 'calls')
+    writeFileSync(join(dir, 'ping'), `#!/bin/sh\nfor a in "$@"; do ip=$a; done\necho "ping $ip" >> '${calls}'\nprintf -- '--- %s ping statistics ---\\n3 packets transmitted, 3 received\\n' "$ip"\n`, {mode: 0o755})
+    writeFileSync(join(dir, 'date'), `#!/bin/sh\necho "date $*" >> '${calls}'\nexec /bin/date "$@"\n`, {mode: 0o755})
+    const before = Math.floor(Date.now() / 1000)
+    const r = runProbe(dir, ['10.0.0.2', '10.0.0.3'])
+    const after = Math.floor(Date.now() / 1000)
+    const clock = Number(/^@@pingclock\n(\d+)$/m.exec(r.stdout)?.[1])
+    assert.ok(clock >= before && clock <= after, `clock ${clock} not within ${before}..${after}: ${r.stdout.slice(0, 200)}`)
+    const order = readFileSync(calls, 'utf8').trim().split('\n')
+    assert.equal(order[0], 'date +%s', order.join('; '))
+    assert.deepEqual(order.slice(1).sort(), ['ping 10.0.0.2', 'ping 10.0.0.3'])
+  })
 })

@@ -210,6 +210,30 @@ describe('doctor verdicts', () => {
     assert.ok(!dead.healthy)
   })
 
+  it('a pair answered only by the later ping while a session was up is "ping slow", not "no session yet"', () => {
+    const f = healthy()
+    // Host-A's handshake with Host-B was at NOW - 30 (host clock); the pings left at NOW - 5.
+    hostOf(f, 'Host-A').pingsStartedAtHostEpochS = NOW - 5
+    hostOf(f, 'Host-A').links!['Host-B'].ping = {sent: 3, received: 0, late: {sent: 1, received: 1}}
+    const slow = diagnose(mesh(), f)
+    assert.deepEqual(slow.findings.map((x) => [x.severity, x.host, x.check, x.label]), [['warn', 'Host-A', 'ping', 'ping slow']])
+    assert.match(slow.findings[0].message, /a session was up \(handshake 25 s before the pings\): the replies were slow, not missing/)
+    assert.match(slow.findings[0].hint, /check the load on Host-A and Host-B/)
+    assert.ok(slow.healthy)
+    // A handshake in the same second as the pings, or after them, may be the one the pings started: no session before.
+    for (const at of [NOW - 5, NOW - 2]) {
+      hostOf(f, 'Host-A').wg!.peers.find((p) => p.publicKey === key(2))!.latestHandshake = at
+      assert.equal(cell(diagnose(mesh(), f), 'Host-A', 'Host-B').label, 'ping late', `handshake at ${at}`)
+    }
+    // A handshake older than REJECT_AFTER_TIME made no session either.
+    hostOf(f, 'Host-A').wg!.peers.find((p) => p.publicKey === key(2))!.latestHandshake = NOW - 5 - 180
+    assert.ok(diagnose(mesh(), f).findings.some((x) => x.host === 'Host-A' && x.label === 'ping late'))
+    // Without the host's clock (an older probe) nothing is claimed about the session.
+    hostOf(f, 'Host-A').wg!.peers.find((p) => p.publicKey === key(2))!.latestHandshake = NOW - 30
+    delete hostOf(f, 'Host-A').pingsStartedAtHostEpochS
+    assert.equal(cell(diagnose(mesh(), f), 'Host-A', 'Host-B').label, 'ping late')
+  })
+
   it('network.keys: host: a key that differs from state is fixed by a full apply (collects it), not by installing one', () => {
     const f = healthy()
     hostOf(f, 'Host-B').wg!.interface.publicKey = key(9)
