@@ -1,10 +1,8 @@
 // WireGuard keys with node:crypto: X25519, raw 32 bytes, standard base64 (what `wg genkey`/`wg pubkey` print).
-import {createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes} from 'node:crypto'
+import {createHash, createPrivateKey, createPublicKey, randomBytes} from 'node:crypto'
 
 // PKCS#8 wrapper for a raw X25519 private key (RFC 8410): lets node:crypto derive the public key.
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
-
-const fromB64url = (s: string) => Buffer.from(s, 'base64url')
 
 /** Clamp as `wg genkey` does, so our private keys are byte-identical in form to wg's. */
 function clamp(raw: Buffer): Buffer {
@@ -22,13 +20,18 @@ export interface WgKeyPair {
 }
 
 /**
- * A new key and its public key, as `wg genkey | wg pubkey` would give them. The public key comes with the
- * pair: X25519 clamps the scalar before it multiplies, so the unclamped scalar OpenSSL made and the clamped
- * one we keep have the same public key, and no second derivation is needed.
+ * A new key and its public key, as `wg genkey | wg pubkey` give them: 32 bytes from the system's CSPRNG,
+ * clamped (what `wg genkey` does), and the public key derived from them.
+ *
+ * Not `generateKeyPairSync('x25519')` and a JWK export of the result: in Node (seen on 20.20) that export holds
+ * the key's mutex while it allocates the JWK's strings, and a garbage collection in that window runs the
+ * finalizer of the finished key-generation job, which takes the same mutex. The process then hangs for good,
+ * every thread asleep: a 5000-host `mesh init` did, and a loop of such keys hangs within 200,000 of them in two
+ * runs of three. No key-generation job, no such finalizer; and the cost is the same (one JWK import and export).
  */
 export function generateKeyPair(): WgKeyPair {
-  const {d, x} = generateKeyPairSync('x25519').privateKey.export({format: 'jwk'})
-  return {privateKey: clamp(fromB64url(d as string)).toString('base64'), publicKey: fromB64url(x as string).toString('base64')}
+  const privateKey = clamp(randomBytes(32)).toString('base64')
+  return {privateKey, publicKey: publicKeyOf(privateKey)}
 }
 
 export function generatePrivateKey(): string {

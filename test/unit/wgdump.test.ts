@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict'
-import {generateKeyPairSync} from 'node:crypto'
 import {describe, it} from 'node:test'
 
 import {endpointHost, handshakeAge, parseWgDump} from '../../src/core/wgdump.js'
+import {generateKeyPair} from '../../src/core/wgkeys.js'
 
 /** Real X25519 keys in wg's format (standard base64 of the raw 32 bytes). */
 function keyPair() {
-  const jwk = generateKeyPairSync('x25519').privateKey.export({format: 'jwk'}) as {d: string; x: string}
-  const std = (s: string) => Buffer.from(s, 'base64url').toString('base64')
-  return {priv: std(jwk.d), pub: std(jwk.x)}
+  const {privateKey, publicKey} = generateKeyPair()
+  return {priv: privateKey, pub: publicKey}
 }
 
 const me = keyPair()

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict'
+import {createHook} from 'node:async_hooks'
+import {createPrivateKey, createPublicKey, generateKeyPairSync} from 'node:crypto'
 import {describe, it} from 'node:test'
 
 import {generateKeyPair, generatePresharedKey, generatePrivateKey, isWgKey, publicKeyOf} from '../../src/core/wgkeys.js'
+
+// RFC 8410's PKCS#8 wrapper of a raw X25519 private key: OpenSSL's own decoder, beside the JWK import wgkeys uses.
+const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
 
 describe('wgkeys', () => {
   it('generated private keys are clamped, unique and well-formed', () => {
@@ -17,13 +22,29 @@ describe('wgkeys', () => {
     }
     assert.equal(seen.size, 200)
   })
-  it('generateKeyPair gives a clamped key and the public key publicKeyOf derives from it', () => {
+  it('generateKeyPair gives a clamped key and its public key, as OpenSSL derives it from PKCS#8 (not the JWK path)', () => {
     for (let i = 0; i < 200; i++) {
       const {privateKey, publicKey} = generateKeyPair()
       assert.ok(isWgKey(privateKey) && isWgKey(publicKey))
       assert.equal(Buffer.from(privateKey, 'base64')[0] & 7, 0)
-      assert.equal(publicKey, publicKeyOf(privateKey))
+      const der = createPrivateKey({key: Buffer.concat([PKCS8_X25519_PREFIX, Buffer.from(privateKey, 'base64')]), format: 'der', type: 'pkcs8'})
+      assert.equal(publicKey, createPublicKey(der).export({format: 'der', type: 'spki'}).subarray(-32).toString('base64'))
     }
+  })
+  // A key-generation job's finalizer takes the key's mutex; a JWK export of that key holds it while it allocates, so
+  // a garbage collection there hangs the process for good (seen: a 5000-host init). No job, no such finalizer.
+  it('generateKeyPair starts no key-generation job (whose finalizer can deadlock a JWK export)', () => {
+    const types: string[] = []
+    const hook = createHook({init: (_id, type) => void types.push(type)}).enable()
+    try {
+      generateKeyPairSync('x25519')
+      assert.ok(types.includes('KEYPAIRGENREQUEST'), `the hook sees a job: ${types.join(', ')}`)
+      types.length = 0
+      for (let i = 0; i < 20; i++) generateKeyPair()
+    } finally {
+      hook.disable()
+    }
+    assert.deepEqual(types.filter((t) => /KEYGEN|KEYPAIRGEN/.test(t)), [])
   })
   it('isWgKey accepts exactly 32 bytes of standard base64', () => {
     assert.ok(isWgKey(Buffer.alloc(32, 1).toString('base64')))
