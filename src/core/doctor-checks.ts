@@ -96,9 +96,9 @@ export function pairChecks(ctx: CheckContext, from: MeshHost, to: MeshHost, fact
     const late = link.ping.late
     const sessionBefore = sessionBeforePings(peer, facts.pingsStartedAtHostEpochS)
     if (loss === 100 && late?.received && sessionBefore !== null) {
-      // The session was there: the replies were slow (over 1 s), not missing. Saying "no session" would send the
-      // operator to WireGuard when the host or the link is what was slow.
-      out.push(f('warn', a, 'ping', 'ping slow', `no reply from ${b} (${to.ipv4 ?? to.ipv6}) to the first ${link.ping.sent} pings within 1 s; one came within 16 s, and a session was up (handshake ${sessionBefore} s before the pings): the replies were slow, not missing`,
+      // The session was there and no new handshake came during the pings: the replies were slow (over 1 s) or lost
+      // on a live tunnel. Saying "no session" would send the operator to WireGuard when the host or link is at fault.
+      out.push(f('warn', a, 'ping', 'ping slow', `no reply from ${b} (${to.ipv4 ?? to.ipv6}) to the first ${link.ping.sent} pings within 1 s; one came within 16 s, and a session was up (handshake ${sessionBefore} s before the pings): the replies were slow or lost on a live tunnel (a busy host or link), not held up by a missing session`,
         `run mesh doctor again; if this pair is slow every time, check the load on ${a} and ${b} and the link between them`, b))
     } else if (loss === 100 && late?.received) {
       out.push(f('warn', a, 'ping', 'ping late', `no reply from ${b} (${to.ipv4 ?? to.ipv6}) to the first ${link.ping.sent} pings; one came within 16 s: the tunnel had no working session yet (just brought up, or both ends' handshakes crossed; WireGuard mends that by itself within 5-15 s)`,

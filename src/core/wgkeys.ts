@@ -26,8 +26,8 @@ export interface WgKeyPair {
  * Not `generateKeyPairSync('x25519')` and a JWK export of the result: in Node (seen on 20.20) that export holds
  * the key's mutex while it allocates the JWK's strings, and a garbage collection in that window runs the
  * finalizer of the finished key-generation job, which takes the same mutex. The process then hangs for good,
- * every thread asleep: a 5000-host `mesh init` did, and a loop of such keys hangs within 200,000 of them in two
- * runs of three. No key-generation job, no such finalizer; and the cost is the same (one JWK import and export).
+ * every thread asleep: a 5000-host `mesh init` did, and a loop making 200,000 such keys hung in 4 runs of 6.
+ * No key-generation job, no such finalizer; and the cost is the same (one JWK import and export).
  */
 export function generateKeyPair(): WgKeyPair {
   const privateKey = clamp(randomBytes(32)).toString('base64')
