@@ -173,7 +173,7 @@ async function pairStates(lab: BenchLab, failed: {host: string; peer?: string}[]
   const out: string[] = []
   for (const {host, peer} of failed.filter((f) => f.peer).slice(0, 5)) {
     for (const [a, b] of [[host, peer!], [peer!, host]]) {
-      const peerIp = lab.result.hosts.find((h) => h.name === b)?.address
+      const peerIp = lab.host(b).address
       const r = await labExec(lab.host(a), ['wg', 'show', 'wg0', 'dump'], {timeoutMs: 10_000}).catch((e: unknown) => ({stdout: '', stderr: (e as Error).message}))
       const now = Math.floor(Date.now() / 1000)
       const line = r.stdout.split('\n').slice(1).map((l) => l.split('\t')).find((f) => f[2]?.startsWith(`${peerIp}:`))

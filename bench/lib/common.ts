@@ -12,6 +12,7 @@ import {execa} from 'execa'
 import {UserError} from '../../src/core/errors.js'
 import {LabHost, LabUpResult, labDown, labExec, labUp} from '../../src/lab/index.js'
 import {claimLabSlot} from '../../src/lab/slot.js'
+import {HANDSHAKE_RESTARTED_NOTE} from '../../src/services/fresh-tunnels.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'run.js')
@@ -78,7 +79,7 @@ export async function meshOk(args: string[], opts: {home?: string; timeoutMs?: n
 export function firstSessionsSaid(applyStdout: string): string[] {
   try {
     const j = JSON.parse(applyStdout) as {warnings?: string[]; hosts?: {name: string; notes?: string[]}[]}
-    const restarts = (j.hosts ?? []).flatMap((h) => (h.notes ?? []).filter((n) => n.startsWith('WireGuard handshake started again')).map((n) => `${h.name}: ${n}`))
+    const restarts = (j.hosts ?? []).flatMap((h) => (h.notes ?? []).filter((n) => n.startsWith(HANDSHAKE_RESTARTED_NOTE)).map((n) => `${h.name}: ${n}`))
     return [...(j.warnings ?? []).map((w) => `warning: ${w}`), ...restarts]
   } catch {
     return ['(apply output is not JSON)']

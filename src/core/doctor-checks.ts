@@ -6,8 +6,7 @@ import type {CheckContext, CheckId, Finding, Severity} from './doctor-report.js'
 import {resolutionHostChecks, resolutionPairChecks} from './doctor-resolution.js'
 import type {MeshHost} from './model.js'
 import {wgAlias} from './model.js'
-import {REJECT_AFTER_TIME_S, handshakeAge} from './wgdump.js'
-import type {WgPeerFact} from './wgdump.js'
+import {REJECT_AFTER_TIME_S, WgPeerFact, handshakeAge} from './wgdump.js'
 
 const f = (severity: Severity, host: string, check: CheckId, label: string, message: string, hint: string, peer?: string): Finding =>
   ({severity, host, ...(peer ? {peer} : {}), check, label, message, hint})
@@ -172,7 +171,6 @@ export function fmtAge(s: number): string {
  * the host's own clock, whole seconds: a handshake in the same second as the pings does not count as before.
  */
 function sessionBeforePings(peer: WgPeerFact | undefined, pingsStartedAt: number | undefined): number | null {
-  if (!peer || !peer.latestHandshake || pingsStartedAt === undefined) return null
-  const before = pingsStartedAt - peer.latestHandshake
-  return before > 0 && before < REJECT_AFTER_TIME_S ? before : null
+  const before = peer && pingsStartedAt !== undefined ? handshakeAge(peer, pingsStartedAt) : null
+  return before !== null && before > 0 && before < REJECT_AFTER_TIME_S ? before : null
 }

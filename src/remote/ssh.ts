@@ -80,15 +80,6 @@ export class SshTransport implements Transport {
   }
 }
 
-/**
- * sshd sets TCP_NODELAY only for sessions with a terminal, so on our connection it holds a small segment back until
- * its previous one is acknowledged (Nagle). A forwarded port's reply and its EOF, or the two messages that open the
- * Erlang distribution handshake, are such pairs, and this end, with nothing to send, acknowledged the first only
- * when its delayed-ACK timer fired: 40 ms per exchange at rest, up to 200 ms on a busy machine (measured on the lab:
- * an EPMD NAMES exchange took 43 ms; with this, 2 ms). Returning the channel's window as soon as data arrives sends
- * a packet at once, and it carries the acknowledgement. It is what ssh2 itself does once the window runs low, done
- * at every chunk; on an ssh2 whose channel looks different, the channel is left as it is (only slower).
- */
 /** The parts of an ssh2 channel that acknowledgePromptly uses (ssh2 internals: checked, never assumed). */
 interface WindowedChannel {
   incoming: {window: number}
@@ -101,6 +92,15 @@ function isWindowedChannel(channel: Duplex): channel is Duplex & WindowedChannel
   return typeof ch.incoming?.window === 'number' && typeof ch.outgoing?.id === 'number' && typeof ch._client?._protocol?.channelWindowAdjust === 'function'
 }
 
+/**
+ * sshd sets TCP_NODELAY only for sessions with a terminal, so on our connection it holds a small segment back until
+ * its previous one is acknowledged (Nagle). A forwarded port's reply and its EOF, or the two messages that open the
+ * Erlang distribution handshake, are such pairs, and this end, with nothing to send, acknowledged the first only
+ * when its delayed-ACK timer fired: 40 ms per exchange at rest, up to 200 ms on a busy machine (measured on the lab:
+ * an EPMD NAMES exchange took 43 ms; with this, 2 ms). Returning the channel's window as soon as data arrives sends
+ * a packet at once, and it carries the acknowledgement. It is what ssh2 itself does once the window runs low, done
+ * at every chunk; on an ssh2 whose channel looks different, the channel is left as it is (only slower).
+ */
 function acknowledgePromptly(channel: Duplex): Duplex {
   if (!isWindowedChannel(channel)) return channel
   const {incoming, outgoing} = channel

@@ -9,6 +9,7 @@ import {after, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {seedHostsFile} from '../../src/lab/index.js'
+import {HANDSHAKE_RESTARTED_NOTE} from '../../src/services/fresh-tunnels.js'
 import {Lab, requireBuiltCli, requireLab, runProcess, startLabWaiting, stopLab} from './harness.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -320,7 +321,7 @@ test('apply e2e: mesh, real Erlang cluster, idempotent re-run, hitless add, prun
           assert.deepEqual(none, [], `round ${round}: ${all[i]} has no session yet with ${none.join(', ')} when apply returned; notes: ${JSON.stringify(res.hosts.map((h) => h.notes))}`)
         }
         assert.deepEqual(res.warnings ?? [], [])
-        restarted += res.hosts.filter((h) => h.notes.some((n) => n.startsWith('WireGuard handshake started again'))).length
+        restarted += res.hosts.filter((h) => h.notes.some((n) => n.startsWith(HANDSHAKE_RESTARTED_NOTE))).length
       }
       console.log(`fresh tunnels: ${restarted} crossed pair(s) started again in 8 cold applies of 4 hosts`)
     })

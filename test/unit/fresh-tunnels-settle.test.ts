@@ -33,9 +33,11 @@ function fakeMesh(broken: string[][], failingRestarts = 0, kinds: Record<string,
       }
     },
   })
+  // As apply builds it: each session's host is the mesh's own host.
+  const hosts = names.map((name, i) => ({name, publicKey: keys.get(name)!, endpoint: `192.0.2.${i + 1}`, listenPort: 51820}))
   const session = {
-    loaded: {mesh: {hosts: names.map((name, i) => ({name, publicKey: keys.get(name)!, endpoint: `192.0.2.${i + 1}`, listenPort: 51820}))}},
-    sessions: names.map((name) => ({host: {name}, remote: remote(name), plan: {iface: {kind: kinds[name] ?? 'up'}}})),
+    loaded: {mesh: {hosts}},
+    sessions: hosts.map((host) => ({host, remote: remote(host.name), plan: {iface: {kind: kinds[host.name] ?? 'up'}}})),
   } as unknown as ApplySession
   const steps: string[] = []
   const progress = {step: (host: string, m: string) => steps.push(`${host}: ${m}`)}
